@@ -1,0 +1,2 @@
+//! The `nas` command-line runner.
+fn main() {}

@@ -1,0 +1,51 @@
+//! # nas-core
+//!
+//! The vocabulary every part of nas shares: the [search space](space) and its checked
+//! params, the [architecture](architecture) genome with its canonical text, stable id,
+//! [fixed-length encoding](encoding) and [mutations](mutation), the ask-tell
+//! [`Strategy`] and [`Evaluator`] traits, [trial records](trial) and the run
+//! [`History`], and the [seed derivation](seed) that makes every result reproducible.
+//!
+//! nas-core knows nothing of candle: strategies built on it are tested without training
+//! anything, against the toy space and synthetic evaluator of the `test-utils` feature.
+//!
+//! ```
+//! use nas_core::{Architecture, InputShape, SearchSpaceParams, rng_from_seed};
+//!
+//! let space = SearchSpaceParams::default().check(InputShape::new(1, 28, 28))?;
+//! let arch = space.sample(&mut rng_from_seed(7));
+//! assert!(space.is_valid(&arch));
+//! let text = arch.to_string();
+//! assert_eq!(text.parse::<Architecture>()?, arch);
+//! println!("{} architectures, e.g. {text} (id {})", space.count_architectures(), arch.id());
+//! # Ok::<(), nas_core::Error>(())
+//! ```
+
+pub mod architecture;
+pub mod encoding;
+pub mod error;
+pub mod evaluator;
+pub mod history;
+pub mod layer;
+pub mod mutation;
+pub mod seed;
+pub mod shape;
+pub mod space;
+pub mod strategy;
+pub mod trial;
+
+#[cfg(feature = "test-utils")]
+pub mod testutil;
+
+pub use architecture::{ArchId, Architecture, Cost};
+pub use encoding::{Encoding, Gene, GeneRole};
+pub use error::{Error, Result};
+pub use evaluator::{Budget, EvalError, EvalRequest, Evaluation, Evaluator};
+pub use history::History;
+pub use layer::{Activation, DropoutRate, Layer, LayerKind, Padding};
+pub use mutation::mutate;
+pub use seed::{NasRng, RunSeeds, derive_seed, rng_from_seed};
+pub use shape::{Geometry, InputShape};
+pub use space::{SearchSpace, SearchSpaceParams};
+pub use strategy::Strategy;
+pub use trial::{Metrics, Status, Trial};

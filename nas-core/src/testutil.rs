@@ -1,0 +1,196 @@
+//! A toy search space and a cheap synthetic evaluator (feature `test-utils`), so that
+//! strategies can be tested, compared and benchmarked without training anything.
+//!
+//! The synthetic fitness has a known optimum, [`toy_optimum`], and a learnable structure:
+//! it is a sum over layer slots of how close each slot is to the optimum's layer in that
+//! slot (right kind first, then right options), so a strategy that learns which layers work
+//! where climbs towards it, while random search rarely gets close.
+
+use crate::architecture::Architecture;
+use crate::evaluator::{EvalError, EvalRequest, Evaluation, Evaluator};
+use crate::layer::{Activation, DropoutRate, Layer};
+use crate::seed::derive_seed;
+use crate::shape::InputShape;
+use crate::space::{Conv2dChoices, DenseChoices, DropoutChoices, SearchSpace, SearchSpaceParams};
+use crate::trial::{Metrics, Status};
+
+/// Input shape of the toy space: small images, so four poolings fit.
+pub const TOY_INPUT: InputShape = InputShape {
+    channels: 1,
+    height: 16,
+    width: 16,
+};
+
+/// Classes of the toy problem (for parameter counts).
+pub const TOY_CLASSES: u32 = 10;
+
+/// The toy space's params: up to 5 layers of conv (4 widths x 2 kernels x 4 activations),
+/// pooling, dense (4 widths x 4 activations) and dropout (2 rates): 51 layer choices.
+pub fn toy_params() -> SearchSpaceParams {
+    SearchSpaceParams {
+        min_layers: 1,
+        max_layers: 5,
+        conv2d: Some(Conv2dChoices {
+            filters: vec![8, 16, 32, 64],
+            kernels: vec![3, 5],
+            activations: Activation::ALL.to_vec(),
+            padding: Default::default(),
+        }),
+        maxpool2d: true,
+        dense: Some(DenseChoices {
+            units: vec![16, 32, 64, 128],
+            activations: Activation::ALL.to_vec(),
+        }),
+        dropout: Some(DropoutChoices {
+            rates: vec![
+                DropoutRate::from_f64(0.1).expect("valid rate"),
+                DropoutRate::from_f64(0.5).expect("valid rate"),
+            ],
+        }),
+    }
+}
+
+/// The toy space bound to [`TOY_INPUT`].
+pub fn toy_space() -> SearchSpace {
+    toy_params()
+        .check(TOY_INPUT)
+        .expect("the toy space is valid")
+}
+
+/// The architecture with the highest synthetic fitness.
+pub fn toy_optimum() -> Architecture {
+    "conv3x3-32-relu > maxpool2 > conv3x3-64-relu > maxpool2 > dense128-relu"
+        .parse()
+        .expect("valid text")
+}
+
+/// Closeness of `layer` to `target` in [0, 2]: 1 for the right kind, up to 1 more for
+/// the right options.
+fn slot_score(layer: &Layer, target: &Layer) -> f64 {
+    let width = |a: u32, b: u32| 1.0 - (f64::from(a).log2() - f64::from(b).log2()).abs() / 4.0;
+    let act = |a: Activation, b: Activation| if a == b { 1.0 } else { 0.0 };
+    match (*layer, *target) {
+        (
+            Layer::Conv2d {
+                filters,
+                kernel,
+                activation,
+                ..
+            },
+            Layer::Conv2d {
+                filters: f,
+                kernel: k,
+                activation: a,
+                ..
+            },
+        ) => {
+            1.0 + 0.4 * width(filters, f)
+                + 0.2 * f64::from(u8::from(kernel == k))
+                + 0.4 * act(activation, a)
+        }
+        (Layer::MaxPool2d, Layer::MaxPool2d) => 2.0,
+        (
+            Layer::Dense { units, activation },
+            Layer::Dense {
+                units: u,
+                activation: a,
+            },
+        ) => 1.0 + 0.5 * width(units, u) + 0.5 * act(activation, a),
+        _ => 0.0,
+    }
+}
+
+/// The noise-free synthetic fitness of an architecture, in [0.3, 0.98]; exactly 0.98 for
+/// [`toy_optimum`] and lower for every other architecture.
+pub fn synthetic_fitness(arch: &Architecture) -> f64 {
+    let target = toy_optimum();
+    let max = 2.0 * target.depth() as f64;
+    let score: f64 = arch
+        .layers()
+        .iter()
+        .zip(target.layers())
+        .map(|(l, t)| slot_score(l, t))
+        .sum();
+    // Layers past the optimum's depth cost a little, so deeper is not free.
+    let extra = arch.depth().saturating_sub(target.depth()) as f64;
+    0.3 + 0.68 * (score - 0.5 * extra).max(0.0) / max
+}
+
+/// A deterministic evaluator computing [`synthetic_fitness`] plus seeded noise.
+#[derive(Debug, Clone)]
+pub struct SyntheticEvaluator {
+    /// Half-width of the uniform noise added to the fitness, drawn from the trial seed.
+    pub noise: f64,
+    /// When set, architectures whose id is divisible by this number diverge (to exercise
+    /// the handling of diverged trials).
+    pub diverge_every: Option<u64>,
+}
+
+impl Default for SyntheticEvaluator {
+    fn default() -> Self {
+        SyntheticEvaluator {
+            noise: 0.005,
+            diverge_every: None,
+        }
+    }
+}
+
+impl Evaluator for SyntheticEvaluator {
+    fn evaluate(&self, request: &EvalRequest<'_>) -> Result<Evaluation, EvalError> {
+        let cost = request.arch.cost(TOY_INPUT, TOY_CLASSES)?;
+        let epochs = f64::from(request.budget.epochs);
+        let mut metrics = Metrics {
+            params: cost.params,
+            macs: cost.macs,
+            epochs,
+            // A simulated, deterministic training time: 1 ns per forward MAC per epoch.
+            train_seconds: cost.macs as f64 * epochs * 1e-9,
+            ..Metrics::default()
+        };
+        if let Some(n) = self.diverge_every
+            && request.arch.id().0.is_multiple_of(n)
+        {
+            metrics.epochs = 0.0;
+            return Ok(Evaluation {
+                status: Status::Diverged,
+                reason: Some("loss NaN at epoch 1, step 1 (synthetic)".into()),
+                metrics,
+            });
+        }
+        let u =
+            (derive_seed(request.seed, "synthetic-noise", 0) >> 11) as f64 / (1u64 << 53) as f64;
+        let acc = (synthetic_fitness(request.arch) + self.noise * (2.0 * u - 1.0)).clamp(0.0, 1.0);
+        metrics.val_acc = Some(acc);
+        metrics.val_loss = Some(-acc.max(1e-9).ln());
+        if request.test {
+            metrics.test_acc = Some((acc - 0.01).max(0.0));
+            metrics.test_loss = Some(-(acc - 0.01).max(1e-9).ln());
+        }
+        Ok(Evaluation {
+            status: Status::Ok,
+            reason: None,
+            metrics,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::rng_from_seed;
+
+    #[test]
+    fn the_optimum_is_valid_and_beats_every_sample() {
+        let space = toy_space();
+        let best = toy_optimum();
+        assert!(space.is_valid(&best));
+        assert!((synthetic_fitness(&best) - 0.98).abs() < 1e-12);
+        let mut rng = rng_from_seed(0);
+        for _ in 0..20_000 {
+            let a = space.sample(&mut rng);
+            if a != best {
+                assert!(synthetic_fitness(&a) < 0.98, "{a}");
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Trial records: one evaluated (or attempted) architecture of a run.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::architecture::Architecture;
+
+/// How a trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Trained and scored.
+    Ok,
+    /// The loss became NaN or infinite; training stopped early. Never ranked.
+    Diverged,
+    /// The evaluator returned an error (see the reason). Never ranked.
+    Failed,
+    /// Interrupted (Ctrl-C, SIGTERM) before it finished; re-run on resume.
+    Killed,
+}
+
+impl Status {
+    /// The lowercase name used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Diverged => "diverged",
+            Status::Failed => "failed",
+            Status::Killed => "killed",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Status::Ok, Status::Diverged, Status::Failed, Status::Killed]
+            .into_iter()
+            .find(|st| st.name() == s)
+            .ok_or_else(|| format!("unknown status `{s}` (ok, diverged, failed, killed)"))
+    }
+}
+
+/// What an evaluation measured. Scores are `None` when the trial has none (a diverged
+/// trial has no accuracy; a search trial has no test score). NaN/inf never appear here:
+/// an evaluator that sees them reports the trial as diverged.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Accuracy on the validation split, in [0, 1]: the fitness.
+    pub val_acc: Option<f64>,
+    /// Mean cross-entropy on the validation split.
+    pub val_loss: Option<f64>,
+    /// Accuracy on the test set (final evaluation only).
+    pub test_acc: Option<f64>,
+    /// Mean cross-entropy on the test set (final evaluation only).
+    pub test_loss: Option<f64>,
+    /// Trainable parameters.
+    pub params: u64,
+    /// Forward multiply-accumulates per example.
+    pub macs: u64,
+    /// Epochs of training done (fractional when a trial stopped early).
+    pub epochs: f64,
+    /// Wall-clock seconds of training (not reproducible; kept out of the compared tables).
+    pub train_seconds: f64,
+}
+
+/// One trial of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Name of the strategy (as configured) that proposed it.
+    pub strategy: String,
+    /// Repetition of the run (0-based).
+    pub repetition: u32,
+    /// Index of the trial in its run (0-based).
+    pub index: u32,
+    /// The trial seed the evaluator was given.
+    pub seed: u64,
+    /// The architecture evaluated.
+    pub arch: Architecture,
+    /// How it ended.
+    pub status: Status,
+    /// Why it did not end `ok`.
+    pub reason: Option<String>,
+    /// What was measured (present for `ok` and `diverged`).
+    pub metrics: Option<Metrics>,
+    /// True when the architecture had been evaluated earlier in the run and its metrics
+    /// were reused instead of training it again.
+    pub cached: bool,
+}
+
+impl Trial {
+    /// The fitness (validation accuracy) if the trial may be ranked: status `ok` and a
+    /// finite score.
+    pub fn fitness(&self) -> Option<f64> {
+        if self.status != Status::Ok {
+            return None;
+        }
+        self.metrics
+            .as_ref()
+            .and_then(|m| m.val_acc)
+            .filter(|v| v.is_finite())
+    }
+}

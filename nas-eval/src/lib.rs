@@ -1,0 +1,1 @@
+//! nas-eval: filled by a later issue.

@@ -1,0 +1,1 @@
+//! nas-genetic: filled by a later issue.

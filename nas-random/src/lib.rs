@@ -1,0 +1,1 @@
+//! nas-random: filled by a later issue.

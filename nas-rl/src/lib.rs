@@ -1,0 +1,1 @@
+//! nas-rl: filled by a later issue.
