@@ -1,0 +1,1 @@
+//! Statistics for comparing strategies (filled by the runner issue).
