@@ -197,8 +197,10 @@ def wilcoxon_case(name, x, y):
     d = np.asarray(x) - np.asarray(y)
     nz = d[d != 0]
     ranks = stats.rankdata(np.abs(nz)) if len(nz) else np.array([])
-    case["r_plus"] = float(np.sum(ranks[nz > 0]))
-    case["r_minus"] = float(np.sum(ranks[nz < 0]))
+    # scipy's one-sided statistic is R+; R- completes the rank total.
+    case["r_plus"] = num(stats.wilcoxon(x, y, alternative="greater").statistic)
+    case["r_minus"] = float(len(nz) * (len(nz) + 1) / 2 - case["r_plus"])
+    assert case["r_plus"] == float(np.sum(ranks[nz > 0])), name
     for alt in ALTERNATIVES:
         res = stats.wilcoxon(x, y, alternative=alt)
         case["p_" + alt.replace("-", "_")] = num(res.pvalue)

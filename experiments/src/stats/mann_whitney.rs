@@ -1,7 +1,9 @@
 //! The Mann-Whitney U test (Wilcoxon rank-sum) of two independent samples.
 //!
 //! Written here rather than taken from statrs: statrs 0.19's exact p-value is wrong when
-//! the first sample is not the larger one. This follows scipy's `mannwhitneyu` with its
+//! the first sample is not the larger one (it returned p = 1 for every such exact case
+//! of the scipy fixture, and for some others too, e.g. complete separation with the
+//! first sample on top). This follows scipy's `mannwhitneyu` with its
 //! defaults (`method="auto"`, `use_continuity=True`):
 //!
 //! - **exact** when there are no ties (in the pooled sample) and at least one sample
