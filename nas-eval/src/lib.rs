@@ -3,5 +3,30 @@
 //! Turns a nas [`Architecture`](nas_core::Architecture) into a network, trains it and
 //! scores it on real data (MNIST, Fashion-MNIST, CIFAR-10), implementing the core
 //! [`Evaluator`](nas_core::Evaluator) trait.
+//!
+//! - [`data`]: the readers and the in-memory [`Dataset`](data::Dataset);
+//! - [`TrainParams`] → [`TrainValidParams`]: batch size, optimiser, threads, backend;
+//! - [`TrainingEvaluator`]: the evaluator a search runs; [`eval_one`] and
+//!   [`EvalReport`]: one evaluation for `nas eval`; [`Network`]: a built network for
+//!   custom loops and benchmarks;
+//! - the native engine (private): a purpose-built CPU trainer for the search space's
+//!   layers, bit-identical for any thread count; the candle backend builds the same
+//!   network from stock candle ops as a reference.
 
 pub mod data;
+mod engine;
+pub mod error;
+pub mod evaluator;
+pub mod input;
+pub mod model;
+pub mod params;
+mod reference;
+pub mod report;
+mod trainer;
+
+pub use error::{Error, Result};
+pub use evaluator::{TrainReport, TrainingEvaluator};
+pub use input::Normalizer;
+pub use model::Network;
+pub use params::{Backend, OptimizerKind, TrainParams, TrainValidParams};
+pub use report::{EvalReport, eval_one};

@@ -1,0 +1,183 @@
+//! Bias + activation, fused into one pass over a layer's output, and its backward.
+//!
+//! Activations follow PyTorch: `relu` passes NaN through (so a diverging network shows
+//! it in its loss), its derivative at 0 is 0; `gelu` is the exact erf form.
+
+use nas_core::Activation;
+
+use super::simd::multiversion;
+
+/// The standard normal density at 0: 1/sqrt(2 pi).
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+fn gelu(z: f32) -> f32 {
+    let z = f64::from(z);
+    (0.5 * z * (1.0 + candle_core::cpu::erf::erf_f64(z * std::f64::consts::FRAC_1_SQRT_2))) as f32
+}
+
+fn gelu_derivative(z: f32) -> f32 {
+    let z = f64::from(z);
+    let cdf = 0.5 * (1.0 + candle_core::cpu::erf::erf_f64(z * std::f64::consts::FRAC_1_SQRT_2));
+    (cdf + z * INV_SQRT_2PI * (-0.5 * z * z).exp()) as f32
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+multiversion! {
+    fn bias_relu(out: &mut [f32], bias: &[f32]) {
+        for row in out.chunks_exact_mut(bias.len()) {
+            for (y, b) in row.iter_mut().zip(bias) {
+                let z = *y + *b;
+                *y = if z < 0.0 { 0.0 } else { z };
+            }
+        }
+    }
+}
+
+multiversion! {
+    fn bias_only(out: &mut [f32], bias: &[f32]) {
+        for row in out.chunks_exact_mut(bias.len()) {
+            for (y, b) in row.iter_mut().zip(bias) {
+                *y += *b;
+            }
+        }
+    }
+}
+
+/// `out = act(out + bias)` row by row (`bias.len()` values per row). For GELU the
+/// pre-activation is kept in `pre` (the backward needs it); other activations are
+/// differentiated from their output and leave `pre` untouched.
+pub(crate) fn bias_act_forward(
+    out: &mut [f32],
+    pre: &mut [f32],
+    bias: &[f32],
+    act: Option<Activation>,
+) {
+    debug_assert_eq!(out.len() % bias.len(), 0);
+    match act {
+        None => bias_only(out, bias),
+        Some(Activation::Relu) => bias_relu(out, bias),
+        Some(Activation::Tanh) => {
+            bias_only(out, bias);
+            out.iter_mut().for_each(|y| *y = y.tanh());
+        }
+        Some(Activation::Sigmoid) => {
+            bias_only(out, bias);
+            out.iter_mut().for_each(|y| *y = sigmoid(*y));
+        }
+        Some(Activation::Gelu) => {
+            bias_only(out, bias);
+            let pre = &mut pre[..out.len()];
+            pre.copy_from_slice(out);
+            out.iter_mut().for_each(|y| *y = gelu(*y));
+        }
+    }
+}
+
+multiversion! {
+    fn relu_backward(grad: &mut [f32], out: &[f32]) {
+        for (g, y) in grad.iter_mut().zip(out) {
+            *g = if *y > 0.0 { *g } else { 0.0 };
+        }
+    }
+}
+
+multiversion! {
+    fn tanh_backward(grad: &mut [f32], out: &[f32]) {
+        for (g, y) in grad.iter_mut().zip(out) {
+            *g *= 1.0 - *y * *y;
+        }
+    }
+}
+
+multiversion! {
+    fn sigmoid_backward(grad: &mut [f32], out: &[f32]) {
+        for (g, y) in grad.iter_mut().zip(out) {
+            *g *= *y * (1.0 - *y);
+        }
+    }
+}
+
+/// Turns the gradient with respect to a layer's output into the gradient with respect
+/// to its pre-activation, in place.
+pub(crate) fn act_backward(grad: &mut [f32], out: &[f32], pre: &[f32], act: Option<Activation>) {
+    let out = &out[..grad.len()];
+    match act {
+        None => {}
+        Some(Activation::Relu) => relu_backward(grad, out),
+        Some(Activation::Tanh) => tanh_backward(grad, out),
+        Some(Activation::Sigmoid) => sigmoid_backward(grad, out),
+        Some(Activation::Gelu) => {
+            for (g, z) in grad.iter_mut().zip(&pre[..out.len()]) {
+                *g *= gelu_derivative(*z);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `sums[j] = sum_i rows[i][j]` (rows of `sums.len()` values), summed in row order.
+    pub(crate) fn column_sums(sums: &mut [f32], rows: &[f32], accumulate: bool) {
+        if !accumulate {
+            sums.fill(0.0);
+        }
+        for row in rows.chunks_exact(sums.len()) {
+            for (s, x) in sums.iter_mut().zip(row) {
+                *s += *x;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activations_match_their_definitions() {
+        let z = [-2.0f32, -0.5, 0.0, 0.7, 3.0];
+        let bias = [0.0f32];
+        for act in Activation::ALL {
+            let mut out = z.to_vec();
+            let mut pre = vec![0.0; z.len()];
+            bias_act_forward(&mut out, &mut pre, &bias, Some(act));
+            for (y, &x) in out.iter().zip(&z) {
+                let x = f64::from(x);
+                let want = match act {
+                    Activation::Relu => x.max(0.0),
+                    Activation::Tanh => x.tanh(),
+                    Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+                    Activation::Gelu => 0.5 * x * (1.0 + libm_erf(x / 2f64.sqrt())),
+                };
+                assert!(
+                    (f64::from(*y) - want).abs() < 1e-6,
+                    "{act} at {x}: {y} vs {want}"
+                );
+            }
+        }
+    }
+
+    fn libm_erf(x: f64) -> f64 {
+        candle_core::cpu::erf::erf_f64(x)
+    }
+
+    #[test]
+    fn relu_keeps_nan_so_divergence_shows() {
+        let mut out = [f32::NAN, -1.0];
+        bias_act_forward(&mut out, &mut [], &[0.0], Some(Activation::Relu));
+        assert!(out[0].is_nan());
+        assert_eq!(out[1], 0.0);
+    }
+
+    #[test]
+    fn column_sums_add_rows_in_order() {
+        let rows = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let mut s = [9.0f32; 2];
+        column_sums(&mut s, &rows, false);
+        assert_eq!(s, [9.0, 12.0]);
+        column_sums(&mut s, &rows, true);
+        assert_eq!(s, [18.0, 24.0]);
+    }
+}

@@ -1,0 +1,240 @@
+//! AdamW and SGD with momentum, with PyTorch's update rules, applied to the sum of
+//! the micro-batch gradients.
+//!
+//! The gradient of a parameter is the sum of the micro-batches' partial gradients in
+//! micro-batch order, and its update depends on nothing else, so updating blocks of
+//! parameters on several threads gives the same bits as one thread.
+
+use super::simd::multiversion;
+
+/// An optimiser with its hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Optimizer {
+    /// `torch.optim.AdamW` (decoupled weight decay, bias-corrected moments).
+    AdamW {
+        /// Learning rate.
+        lr: f64,
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Added to the denominator.
+        eps: f64,
+        /// Decoupled weight decay.
+        weight_decay: f64,
+    },
+    /// `torch.optim.SGD` with momentum (no dampening, no Nesterov) and L2 weight decay
+    /// added to the gradient.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum factor (0: plain SGD).
+        momentum: f64,
+        /// L2 penalty.
+        weight_decay: f64,
+    },
+}
+
+/// The scalars of one step, computed once in f64 (as PyTorch does in Python) and
+/// applied in f32.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step {
+    /// AdamW step.
+    AdamW {
+        decay: f32,
+        one_minus_beta1: f32,
+        beta2: f32,
+        one_minus_beta2: f32,
+        step_size: f32,
+        bc2_sqrt: f32,
+        eps: f32,
+    },
+    /// SGD step.
+    Sgd {
+        lr: f32,
+        momentum: f32,
+        weight_decay: f32,
+        first: bool,
+    },
+}
+
+impl Optimizer {
+    /// The scalars of step `t` (1-based).
+    pub fn step(&self, t: u64) -> Step {
+        match *self {
+            Optimizer::AdamW {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => {
+                let t = i32::try_from(t).unwrap_or(i32::MAX);
+                let bc1 = 1.0 - beta1.powi(t);
+                let bc2 = 1.0 - beta2.powi(t);
+                Step::AdamW {
+                    decay: (1.0 - lr * weight_decay) as f32,
+                    one_minus_beta1: (1.0 - beta1) as f32,
+                    beta2: beta2 as f32,
+                    one_minus_beta2: (1.0 - beta2) as f32,
+                    step_size: (lr / bc1) as f32,
+                    bc2_sqrt: bc2.sqrt() as f32,
+                    eps: eps as f32,
+                }
+            }
+            Optimizer::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => Step::Sgd {
+                lr: lr as f32,
+                momentum: momentum as f32,
+                weight_decay: weight_decay as f32,
+                first: t == 1,
+            },
+        }
+    }
+}
+
+/// Updates `params` (a block starting at parameter `offset`) from the partial gradients
+/// `partials` (each covering all parameters) and the state buffers of the block.
+pub(crate) fn update(
+    step: Step,
+    params: &mut [f32],
+    offset: usize,
+    partials: &[&[f32]],
+    m: &mut [f32],
+    v: &mut [f32],
+) {
+    const SUB: usize = 256;
+    let mut g = [0.0f32; SUB];
+    let mut lo = 0;
+    while lo < params.len() {
+        let hi = (lo + SUB).min(params.len());
+        let g = &mut g[..hi - lo];
+        sum_partials(g, partials, offset + lo);
+        let p = &mut params[lo..hi];
+        match step {
+            Step::AdamW { .. } => adamw(step, p, g, &mut m[lo..hi], &mut v[lo..hi]),
+            Step::Sgd { .. } => sgd(step, p, g, if m.is_empty() { m } else { &mut m[lo..hi] }),
+        }
+        lo = hi;
+    }
+}
+
+multiversion! {
+    /// `g = sum of partials[..][offset..offset + g.len()]`, in order.
+    pub(crate) fn sum_partials(g: &mut [f32], partials: &[&[f32]], offset: usize) {
+        let (first, rest) = partials
+            .split_first()
+            .expect("a step has at least one micro-batch");
+        let len = g.len();
+        g.copy_from_slice(&first[offset..offset + len]);
+        for p in rest {
+            for (gi, pi) in g.iter_mut().zip(&p[offset..offset + len]) {
+                *gi += *pi;
+            }
+        }
+    }
+}
+
+multiversion! {
+    fn adamw(step: Step, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let Step::AdamW { decay, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps } = step else {
+            return;
+        };
+        for (((w, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let decayed = *w * decay;
+            let mi = *m + one_minus_beta1 * (g - *m);
+            let vi = *v * beta2 + one_minus_beta2 * g * g;
+            *m = mi;
+            *v = vi;
+            let denom = vi.sqrt() / bc2_sqrt + eps;
+            *w = decayed - step_size * (mi / denom);
+        }
+    }
+}
+
+multiversion! {
+    fn sgd(step: Step, p: &mut [f32], g: &[f32], m: &mut [f32]) {
+        let Step::Sgd { lr, momentum, weight_decay, first } = step else {
+            return;
+        };
+        for (i, (w, &g)) in p.iter_mut().zip(g).enumerate() {
+            let d = if weight_decay != 0.0 { g + weight_decay * *w } else { g };
+            let d = if momentum == 0.0 {
+                d
+            } else if first {
+                m[i] = d;
+                d
+            } else {
+                let b = momentum * m[i] + d;
+                m[i] = b;
+                b
+            };
+            *w -= lr * d;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adamw_first_step_moves_by_the_learning_rate() {
+        // With bias correction, the first step is lr * g / (|g| + eps') ~ lr * sign(g).
+        let opt = Optimizer::AdamW {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        };
+        let mut p = [1.0f32, -1.0];
+        let (mut m, mut v) = ([0.0f32; 2], [0.0f32; 2]);
+        let g = [0.5f32, -2.0];
+        update(opt.step(1), &mut p, 0, &[&g], &mut m, &mut v);
+        assert!((p[0] - 0.99).abs() < 1e-6, "{p:?}");
+        assert!((p[1] + 0.99).abs() < 1e-6, "{p:?}");
+    }
+
+    #[test]
+    fn adamw_decays_weights_decoupled() {
+        let opt = Optimizer::AdamW {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.5,
+        };
+        let mut p = [2.0f32];
+        let (mut m, mut v) = ([0.0f32], [0.0f32]);
+        update(opt.step(1), &mut p, 0, &[&[0.0]], &mut m, &mut v);
+        assert!((p[0] - 2.0 * 0.95).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sgd_momentum_follows_pytorch() {
+        let opt = Optimizer::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.0,
+        };
+        let mut p = [1.0f32];
+        let mut buf = [0.0f32];
+        // Two partial gradients summed: 0.25 + 0.75 = 1.
+        update(
+            opt.step(1),
+            &mut p,
+            0,
+            &[&[0.25], &[0.75]],
+            &mut buf,
+            &mut [],
+        );
+        assert!((p[0] - 0.9).abs() < 1e-7);
+        update(opt.step(2), &mut p, 0, &[&[1.0]], &mut buf, &mut []);
+        // buf = 0.9 * 1 + 1 = 1.9
+        assert!((p[0] - (0.9 - 0.19)).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,35 @@
+//! The one error type of nas-eval's training side.
+
+use thiserror::Error;
+
+/// Everything that can go wrong building or training a network.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The architecture cannot be built on the data set's input shape.
+    #[error("architecture `{arch}` cannot be built on input {input}: {reason}")]
+    Build {
+        /// Canonical text of the architecture.
+        arch: String,
+        /// The input shape, e.g. `1x28x28`.
+        input: String,
+        /// Why not.
+        reason: String,
+    },
+    /// A training parameter is out of range (see [`TrainParams`](crate::TrainParams)).
+    #[error(transparent)]
+    Param(#[from] nas_core::Error),
+    /// The data given to the evaluator do not fit together (empty split, index out of
+    /// range, subset larger than the training split...).
+    #[error("data: {0}")]
+    Data(String),
+    /// The data set could not be read or split.
+    #[error(transparent)]
+    Dataset(#[from] crate::data::DataError),
+    /// The candle reference backend failed.
+    #[error("candle backend: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Result alias of nas-eval's training side.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

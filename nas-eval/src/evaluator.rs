@@ -1,0 +1,238 @@
+//! [`TrainingEvaluator`]: the [`Evaluator`] that trains architectures on real data.
+
+use std::sync::Arc;
+
+use nas_core::{
+    Architecture, Budget, Cost, EvalError, EvalRequest, Evaluation, Evaluator, Metrics, NasRng,
+    Status, rng_from_seed,
+};
+use rand::seq::SliceRandom;
+
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::input::Normalizer;
+use crate::model::Network;
+use crate::params::TrainValidParams;
+use crate::trainer::{self, RunData, Score};
+
+/// Streams of the trial RNG (`rng_from_seed(trial seed)` with `set_stream`).
+pub mod streams {
+    /// Weight initialisation.
+    pub const INIT: u64 = 1;
+    /// Batch order (one shuffle per epoch).
+    pub const SHUFFLE: u64 = 2;
+    /// Dropout masks.
+    pub const DROPOUT: u64 = 3;
+}
+
+/// The trial RNG on one of its [`streams`].
+pub fn trial_stream(seed: u64, stream: u64) -> NasRng {
+    let mut rng = rng_from_seed(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// Everything one training run measured (the evaluator's [`Metrics`] plus throughput).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    /// `Ok` or `Diverged`.
+    pub status: Status,
+    /// Why it diverged.
+    pub reason: Option<String>,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// Training images per second of training wall-clock time.
+    pub train_img_per_s: Option<f64>,
+}
+
+/// Trains and scores architectures: train on `split.train` (or the first
+/// `budget.train_subset` images of a fixed permutation of it), score on `split.val`,
+/// and on the test set only when a request asks for it.
+///
+/// Determinism: everything but `train_seconds` is a function of (architecture, budget,
+/// trial seed, parameters, data). The trial seed feeds [`streams`] for weight
+/// initialisation, batch order and dropout; the training subset comes from
+/// `params.subset_seed`, the same for every trial. With the native backend the result
+/// does not depend on `params.threads`.
+pub struct TrainingEvaluator {
+    dataset: Arc<Dataset>,
+    split: Split,
+    params: TrainValidParams,
+    norm: Normalizer,
+    subset_order: Vec<u32>,
+}
+
+impl std::fmt::Debug for TrainingEvaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainingEvaluator")
+            .field("train", &self.split.train.len())
+            .field("val", &self.split.val.len())
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl TrainingEvaluator {
+    /// An evaluator over `dataset` split by `split`. Computes the per-channel pixel
+    /// statistics of the training part (see [`Normalizer`]) and the subset permutation.
+    pub fn new(dataset: Arc<Dataset>, split: Split, params: TrainValidParams) -> Result<Self> {
+        let n = dataset.train.len();
+        if dataset.train.image_len() != dataset.shape.len() && n > 0 {
+            return Err(Error::Data(format!(
+                "training images have {} values, the shape {} needs {}",
+                dataset.train.image_len(),
+                dataset.shape,
+                dataset.shape.len()
+            )));
+        }
+        if split.train.is_empty() || split.val.is_empty() {
+            return Err(Error::Data(format!(
+                "the split has {} training and {} validation images; both need at least one",
+                split.train.len(),
+                split.val.len()
+            )));
+        }
+        if let Some(&bad) = split
+            .train
+            .iter()
+            .chain(&split.val)
+            .find(|&&i| i as usize >= n)
+        {
+            return Err(Error::Data(format!(
+                "split index {bad} is outside the training set of {n} images"
+            )));
+        }
+        if let Some(&bad) = dataset
+            .train
+            .labels
+            .iter()
+            .chain(&dataset.test.labels)
+            .find(|&&l| u32::from(l) >= dataset.classes)
+        {
+            return Err(Error::Data(format!(
+                "label {bad} is not below the {} classes",
+                dataset.classes
+            )));
+        }
+        let norm = Normalizer::fit(&dataset.train, dataset.shape, &split.train);
+        let mut subset_order = split.train.clone();
+        subset_order.shuffle(&mut rng_from_seed(params.subset_seed));
+        Ok(TrainingEvaluator {
+            dataset,
+            split,
+            params,
+            norm,
+            subset_order,
+        })
+    }
+
+    /// The pixel standardisation in use.
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.norm
+    }
+
+    /// The checked parameters.
+    pub fn params(&self) -> &TrainValidParams {
+        &self.params
+    }
+
+    /// Parameters and forward MACs of `arch` on this data set (nas-core's analytic count).
+    pub fn cost(&self, arch: &Architecture) -> Result<Cost> {
+        arch.cost(self.dataset.shape, self.dataset.classes)
+            .map_err(|reason| self.build_error(arch, reason))
+    }
+
+    fn build_error(&self, arch: &Architecture, reason: String) -> Error {
+        Error::Build {
+            arch: arch.to_string(),
+            input: self.dataset.shape.to_string(),
+            reason,
+        }
+    }
+
+    /// Trains `arch` under `budget` from trial seed `seed`, scoring the test set too when
+    /// `test` is set.
+    pub fn train(
+        &self,
+        arch: &Architecture,
+        budget: &Budget,
+        seed: u64,
+        test: bool,
+    ) -> Result<TrainReport> {
+        let cost = self.cost(arch)?;
+        if budget.epochs == 0 {
+            return Err(Error::Data("budget.epochs is 0: nothing to train".into()));
+        }
+        let train: &[u32] = match budget.train_subset {
+            None => &self.split.train,
+            Some(k) if k == 0 || k as usize > self.subset_order.len() => {
+                return Err(Error::Data(format!(
+                    "budget.train_subset = {k}, but the training split has {} images (allowed: 1 to {})",
+                    self.subset_order.len(),
+                    self.subset_order.len()
+                )));
+            }
+            Some(k) => &self.subset_order[..k as usize],
+        };
+        let batch = self.params.batch_size as usize;
+        let mut network = Network::new(
+            arch,
+            self.dataset.shape,
+            self.dataset.classes,
+            &self.params,
+            seed,
+        )?;
+        debug_assert_eq!(network.param_count() as u64, cost.params);
+        let data = RunData {
+            train_images: &self.dataset.train,
+            train,
+            val: &self.split.val,
+            test: test.then_some(&self.dataset.test),
+            norm: &self.norm,
+        };
+        let mut shuffle = trial_stream(seed, streams::SHUFFLE);
+        let out = trainer::train(
+            network.model.as_mut(),
+            &data,
+            budget.epochs,
+            batch,
+            &mut shuffle,
+        )?;
+        let split = |s: Option<Score>| (s.map(|s| s.acc), s.map(|s| s.loss));
+        let (val_acc, val_loss) = split(out.val);
+        let (test_acc, test_loss) = split(out.test);
+        let metrics = Metrics {
+            val_acc,
+            val_loss,
+            test_acc,
+            test_loss,
+            params: cost.params,
+            macs: cost.macs,
+            epochs: out.epochs,
+            train_seconds: out.train_seconds,
+        };
+        let train_img_per_s = (out.train_seconds > 0.0 && out.images_seen > 0)
+            .then(|| out.images_seen as f64 / out.train_seconds);
+        Ok(TrainReport {
+            status: if out.diverged.is_some() {
+                Status::Diverged
+            } else {
+                Status::Ok
+            },
+            reason: out.diverged,
+            metrics,
+            train_img_per_s,
+        })
+    }
+}
+
+impl Evaluator for TrainingEvaluator {
+    fn evaluate(&self, request: &EvalRequest<'_>) -> Result<Evaluation, EvalError> {
+        let report = self.train(request.arch, request.budget, request.seed, request.test)?;
+        Ok(Evaluation {
+            status: report.status,
+            reason: report.reason,
+            metrics: report.metrics,
+        })
+    }
+}

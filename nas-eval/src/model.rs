@@ -1,0 +1,120 @@
+//! [`Network`]: a built, trainable network, for callers that drive training themselves
+//! (benchmarks, custom loops). [`TrainingEvaluator`](crate::TrainingEvaluator) uses it.
+
+use nas_core::{Architecture, InputShape};
+
+use crate::data::Images;
+use crate::engine::NativeModel;
+use crate::engine::network::Plan;
+use crate::error::{Error, Result};
+use crate::evaluator::{streams, trial_stream};
+use crate::input::Normalizer;
+use crate::params::{Backend, TrainValidParams};
+use crate::reference::CandleModel;
+use crate::trainer::{Batch, Model};
+
+/// A network built from an architecture, initialised from a trial seed, with its
+/// optimiser state, ready to train on batches of up to `params.batch_size` images.
+pub struct Network {
+    pub(crate) model: Box<dyn Model + Send>,
+    params: usize,
+    step: u64,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("params", &self.params)
+            .field("step", &self.step)
+            .finish()
+    }
+}
+
+impl Network {
+    /// Builds `arch` for inputs of `shape` and `classes` classes on `params.backend`,
+    /// with weights and dropout from trial seed `seed` (streams [`streams::INIT`] and
+    /// [`streams::DROPOUT`]).
+    pub fn new(
+        arch: &Architecture,
+        shape: InputShape,
+        classes: u32,
+        params: &TrainValidParams,
+        seed: u64,
+    ) -> Result<Self> {
+        let plan = Plan::new(arch, shape, classes).map_err(|reason| Error::Build {
+            arch: arch.to_string(),
+            input: shape.to_string(),
+            reason,
+        })?;
+        let weights = plan.init_params(&mut trial_stream(seed, streams::INIT));
+        let dropout = trial_stream(seed, streams::DROPOUT);
+        let batch = params.batch_size as usize;
+        let threads = params.threads as usize;
+        let n = plan.params;
+        let model: Box<dyn Model + Send> = match params.backend {
+            Backend::Native => Box::new(NativeModel::new(
+                plan,
+                weights,
+                params.optimizer(),
+                batch,
+                params.micro_batch as usize,
+                threads,
+                dropout,
+            )?),
+            Backend::Candle => Box::new(CandleModel::new(
+                plan,
+                &weights,
+                params.optimizer(),
+                batch,
+                threads,
+                dropout,
+            )?),
+        };
+        Ok(Network {
+            model,
+            params: n,
+            step: 0,
+        })
+    }
+
+    /// Number of trainable parameters.
+    pub fn param_count(&self) -> usize {
+        self.params
+    }
+
+    /// One optimisation step on images `indices` of `images`; returns the batch-mean loss
+    /// before the update (NaN or infinite: the step was not applied).
+    pub fn train_step(
+        &mut self,
+        images: &Images,
+        norm: &Normalizer,
+        indices: &[u32],
+    ) -> Result<f64> {
+        let sum = self.model.train_step(
+            Batch {
+                images,
+                norm,
+                indices,
+            },
+            self.step,
+        )?;
+        self.step += 1;
+        Ok(sum / indices.len().max(1) as f64)
+    }
+
+    /// Accuracy and mean loss on images `indices` of `images` (no dropout, no update).
+    pub fn evaluate(
+        &mut self,
+        images: &Images,
+        norm: &Normalizer,
+        indices: &[u32],
+    ) -> Result<(f64, f64)> {
+        let s = self.model.evaluate(Batch {
+            images,
+            norm,
+            indices,
+        })?;
+        let n = indices.len().max(1) as f64;
+        Ok((s.correct as f64 / n, s.loss / n))
+    }
+}

@@ -1,0 +1,364 @@
+//! Training hyper-parameters: [`TrainParams`] as written in a config, checked once into
+//! [`TrainValidParams`].
+
+use serde::{Deserialize, Serialize};
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// AdamW as `torch.optim.AdamW`: betas (0.9, 0.999), eps 1e-8, decoupled weight decay.
+    #[default]
+    Adamw,
+    /// SGD with momentum as `torch.optim.SGD` (no dampening, no Nesterov, L2 weight decay).
+    Sgd,
+}
+
+impl OptimizerKind {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adamw => "adamw",
+            OptimizerKind::Sgd => "sgd",
+        }
+    }
+}
+
+/// Which implementation trains the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// nas-eval's own CPU engine (im2col + `gemm`, exact pooling backward, fixed-order
+    /// multi-threading): fast, and bit-identical for any thread count.
+    #[default]
+    Native,
+    /// The same network built from stock candle ops (reference; much slower). Pooling is
+    /// crop + reshape + max, never candle's `max_pool2d`, whose backward is wrong in 0.11.
+    Candle,
+}
+
+impl Backend {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Native => "native",
+            Backend::Candle => "candle",
+        }
+    }
+}
+
+/// Largest accepted `batch_size` and `micro_batch`.
+pub const MAX_BATCH: u32 = 1 << 16;
+/// Largest accepted `threads`.
+pub const MAX_THREADS: u32 = 256;
+
+/// Training hyper-parameters as written in a config (`[evaluator]`).
+///
+/// Defaults follow PyTorch: AdamW with learning rate 1e-3 and weight decay 0.01
+/// (`torch.optim.AdamW`'s defaults); with `optimizer = "sgd"` the defaults become
+/// learning rate 0.01, momentum 0.9 and no weight decay. Batches of 128, one thread,
+/// the native backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainParams {
+    /// Examples per optimisation step (the last batch of an epoch may be smaller).
+    pub batch_size: u32,
+    /// `adamw` or `sgd`.
+    pub optimizer: OptimizerKind,
+    /// Step size (default: 1e-3 for AdamW, 0.01 for SGD).
+    pub learning_rate: Option<f64>,
+    /// Weight decay, on every parameter as PyTorch does by default (default: 0.01 for
+    /// AdamW, decoupled; 0 for SGD, added to the gradient).
+    pub weight_decay: Option<f64>,
+    /// SGD momentum in [0, 1) (default 0.9); not accepted with AdamW.
+    pub momentum: Option<f64>,
+    /// Threads one trial uses.
+    pub threads: u32,
+    /// Examples per micro-batch: the unit of work a thread takes and whose partial
+    /// gradient is summed in a fixed order. It changes float rounding, never the
+    /// mathematics, and keeps results independent of `threads`.
+    pub micro_batch: u32,
+    /// `native` or `candle`.
+    pub backend: Backend,
+    /// Seed of the fixed permutation of the training split whose first
+    /// `budget.train_subset` images a reduced-fidelity trial trains on. It must be the
+    /// same for every trial of an experiment so that trials train on the same images
+    /// (derive it from the experiment seed, never from a trial seed).
+    pub subset_seed: u64,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            batch_size: 128,
+            optimizer: OptimizerKind::Adamw,
+            learning_rate: None,
+            weight_decay: None,
+            momentum: None,
+            threads: 1,
+            micro_batch: 32,
+            backend: Backend::Native,
+            subset_seed: 0,
+        }
+    }
+}
+
+/// Checked training parameters with every default resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainValidParams {
+    /// Examples per step.
+    pub batch_size: u32,
+    /// The optimiser.
+    pub optimizer: OptimizerKind,
+    /// Step size.
+    pub learning_rate: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// SGD momentum (0 for AdamW, which uses betas (0.9, 0.999)).
+    pub momentum: f64,
+    /// Threads per trial.
+    pub threads: u32,
+    /// Examples per micro-batch.
+    pub micro_batch: u32,
+    /// The backend.
+    pub backend: Backend,
+    /// Seed of the training-subset permutation.
+    pub subset_seed: u64,
+}
+
+impl TrainParams {
+    /// Checks every field, resolving the optimiser-dependent defaults.
+    pub fn check(&self) -> Result<TrainValidParams, nas_core::Error> {
+        use nas_core::Error;
+        if self.batch_size == 0 || self.batch_size > MAX_BATCH {
+            return Err(Error::invalid(
+                "batch_size",
+                self.batch_size,
+                format!("1 to {MAX_BATCH}"),
+            ));
+        }
+        if self.micro_batch == 0 || self.micro_batch > MAX_BATCH {
+            return Err(Error::invalid(
+                "micro_batch",
+                self.micro_batch,
+                format!("1 to {MAX_BATCH}"),
+            ));
+        }
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            return Err(Error::invalid(
+                "threads",
+                self.threads,
+                format!("1 to {MAX_THREADS}"),
+            ));
+        }
+        let (lr, wd) = match self.optimizer {
+            OptimizerKind::Adamw => (1e-3, 0.01),
+            OptimizerKind::Sgd => (0.01, 0.0),
+        };
+        let learning_rate = self.learning_rate.unwrap_or(lr);
+        if !(learning_rate.is_finite() && learning_rate > 0.0) {
+            return Err(Error::invalid(
+                "learning_rate",
+                learning_rate,
+                "a finite number above 0",
+            ));
+        }
+        let weight_decay = self.weight_decay.unwrap_or(wd);
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return Err(Error::invalid(
+                "weight_decay",
+                weight_decay,
+                "a finite number, 0 or more",
+            ));
+        }
+        let momentum = match (self.optimizer, self.momentum) {
+            (OptimizerKind::Adamw, Some(m)) => {
+                return Err(Error::invalid(
+                    "momentum",
+                    m,
+                    "no value with optimizer = \"adamw\" (momentum is for sgd)",
+                ));
+            }
+            (OptimizerKind::Adamw, None) => 0.0,
+            (OptimizerKind::Sgd, m) => m.unwrap_or(0.9),
+        };
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(Error::invalid("momentum", momentum, "0 <= momentum < 1"));
+        }
+        Ok(TrainValidParams {
+            batch_size: self.batch_size,
+            optimizer: self.optimizer,
+            learning_rate,
+            weight_decay,
+            momentum,
+            threads: self.threads,
+            micro_batch: self.micro_batch,
+            backend: self.backend,
+            subset_seed: self.subset_seed,
+        })
+    }
+}
+
+impl TrainValidParams {
+    /// The engine's optimiser.
+    pub(crate) fn optimizer(&self) -> crate::engine::Optimizer {
+        match self.optimizer {
+            OptimizerKind::Adamw => crate::engine::Optimizer::AdamW {
+                lr: self.learning_rate,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: self.weight_decay,
+            },
+            OptimizerKind::Sgd => crate::engine::Optimizer::Sgd {
+                lr: self.learning_rate,
+                momentum: self.momentum,
+                weight_decay: self.weight_decay,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(p: TrainParams, field: &str) {
+        match p.check() {
+            Err(nas_core::Error::InvalidParam { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_pytorch_adamw() {
+        let v = TrainParams::default().check().unwrap();
+        assert_eq!(v.batch_size, 128);
+        assert_eq!(v.optimizer, OptimizerKind::Adamw);
+        assert_eq!(v.learning_rate, 1e-3);
+        assert_eq!(v.weight_decay, 0.01);
+        assert_eq!(v.threads, 1);
+        assert_eq!(v.backend, Backend::Native);
+        let sgd = TrainParams {
+            optimizer: OptimizerKind::Sgd,
+            ..TrainParams::default()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(
+            (sgd.learning_rate, sgd.weight_decay, sgd.momentum),
+            (0.01, 0.0, 0.9)
+        );
+    }
+
+    #[test]
+    fn rejects_batch_size() {
+        rejected(
+            TrainParams {
+                batch_size: 0,
+                ..Default::default()
+            },
+            "batch_size",
+        );
+        rejected(
+            TrainParams {
+                batch_size: MAX_BATCH + 1,
+                ..Default::default()
+            },
+            "batch_size",
+        );
+    }
+
+    #[test]
+    fn rejects_micro_batch() {
+        rejected(
+            TrainParams {
+                micro_batch: 0,
+                ..Default::default()
+            },
+            "micro_batch",
+        );
+    }
+
+    #[test]
+    fn rejects_threads() {
+        rejected(
+            TrainParams {
+                threads: 0,
+                ..Default::default()
+            },
+            "threads",
+        );
+        rejected(
+            TrainParams {
+                threads: MAX_THREADS + 1,
+                ..Default::default()
+            },
+            "threads",
+        );
+    }
+
+    #[test]
+    fn rejects_learning_rate() {
+        rejected(
+            TrainParams {
+                learning_rate: Some(0.0),
+                ..Default::default()
+            },
+            "learning_rate",
+        );
+        rejected(
+            TrainParams {
+                learning_rate: Some(f64::NAN),
+                ..Default::default()
+            },
+            "learning_rate",
+        );
+    }
+
+    #[test]
+    fn rejects_weight_decay() {
+        rejected(
+            TrainParams {
+                weight_decay: Some(-0.1),
+                ..Default::default()
+            },
+            "weight_decay",
+        );
+        rejected(
+            TrainParams {
+                weight_decay: Some(f64::INFINITY),
+                ..Default::default()
+            },
+            "weight_decay",
+        );
+    }
+
+    #[test]
+    fn rejects_momentum() {
+        rejected(
+            TrainParams {
+                momentum: Some(0.9),
+                ..Default::default()
+            },
+            "momentum",
+        );
+        let sgd = |m| TrainParams {
+            optimizer: OptimizerKind::Sgd,
+            momentum: Some(m),
+            ..Default::default()
+        };
+        rejected(sgd(1.0), "momentum");
+        rejected(sgd(-0.5), "momentum");
+        assert!(sgd(0.0).check().is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_and_values_are_refused_by_serde() {
+        assert!(serde_json::from_str::<TrainParams>(r#"{"batchsize": 3}"#).is_err());
+        assert!(serde_json::from_str::<TrainParams>(r#"{"optimizer": "adam"}"#).is_err());
+        let p: TrainParams = serde_json::from_str(r#"{"optimizer": "sgd", "threads": 2}"#).unwrap();
+        assert_eq!(p.threads, 2);
+        assert_eq!(p.batch_size, 128);
+    }
+}
