@@ -1,0 +1,75 @@
+//! The RL strategies learn: on the toy space with the synthetic evaluator, over 30 seeds x
+//! 150 evaluations, each ends with a higher best-so-far than random search (one-sided
+//! Mann-Whitney p < 0.01). Run with `--nocapture` to see the means.
+
+mod common;
+
+use common::compare_with_random;
+use common::stats::mann_whitney_greater;
+use nas_core::testutil::toy_space;
+use nas_rl::{QLearning, QLearningParams, RandomAction, Reinforce, ReinforceParams};
+
+/// REINFORCE with NAS-Bench-201's learning rate (0.01, Adam) learns only weakly within
+/// 150 trials: on this test's seeds its mean final best is 0.773 against random's 0.748
+/// (p = 0.0054), and on another seed set (strategy name "r") 0.762 (p = 0.077), so a
+/// pass at 0.01 would rest on the seeds. The test uses 0.03 (0.882, p = 4.5e-11; 0.02
+/// gives 0.837, 0.05 gives 0.910); the other params are the defaults.
+#[test]
+fn reinforce_with_a_larger_learning_rate_beats_random_search() {
+    let params = ReinforceParams {
+        learning_rate: 0.03,
+        ..ReinforceParams::default()
+    }
+    .check()
+    .unwrap();
+    let p = compare_with_random("reinforce", |seeds| {
+        Box::new(Reinforce::new(
+            toy_space(),
+            params.clone(),
+            seeds.strategy_rng(),
+        ))
+    });
+    assert!(p < 0.01, "p = {p}");
+}
+
+/// Q-learning with MetaQNN's settings does not learn within 150 trials here: its mean final
+/// best is 0.700 against random's 0.748 (p = 1.0; Boltzmann exploration at the default
+/// temperature: 0.708). Two things hold it back at this budget. MetaQNN's α = 0.01 was set
+/// for 2700 models; and its random actions are uniform over the allowed layers, so in the
+/// toy space (32 conv layers, 16 dense, 2 dropout, 1 pooling) a random walk almost never
+/// pools, and each ε-step off the best path lands in a state never visited. The test keeps
+/// MetaQNN's schedule (scaled to 150), γ = 1, replay 100 and initial Q 0.5, and uses
+/// α = 0.3 with random actions drawn kind first (`random_action = "by_kind"`). Measured on
+/// these seeds: by kind with α = 0.01: 0.748 (p = 0.61), 0.1: 0.795 (p = 0.0052), 0.5: 0.804,
+/// 1: 0.794; uniform random actions stay at or below random search for every α tried
+/// (0.01 to 1), as does Boltzmann exploration (temperatures 0.01 to 0.1).
+#[test]
+fn q_learning_with_kind_first_exploration_beats_random_search() {
+    let params = QLearningParams {
+        alpha: 0.3,
+        random_action: RandomAction::ByKind,
+        ..QLearningParams::default()
+    }
+    .check()
+    .unwrap();
+    let p = compare_with_random("q-learning", |seeds| {
+        Box::new(QLearning::new(toy_space(), params.clone(), 150, seeds.strategy_rng()).unwrap())
+    });
+    assert!(p < 0.01, "p = {p}");
+}
+
+#[test]
+fn mann_whitney_matches_scipy() {
+    // scipy 1.17: mannwhitneyu(x, y, alternative="greater", method="asymptotic").
+    let x = [0.71, 0.74, 0.74, 0.80, 0.69, 0.77, 0.74, 0.81, 0.79, 0.72];
+    let y = [
+        0.70, 0.66, 0.74, 0.68, 0.71, 0.65, 0.69, 0.73, 0.70, 0.67, 0.72,
+    ];
+    let (u, p) = mann_whitney_greater(&x, &y);
+    assert_eq!(u, 96.0);
+    assert!((p - 0.0020852012606602625).abs() < 1e-12, "{p}");
+    let (u, p) = mann_whitney_greater(&y, &x);
+    assert_eq!(u, 14.0);
+    assert!((p - 0.9983361090931667).abs() < 1e-12, "{p}");
+    assert_eq!(mann_whitney_greater(&[1.0, 1.0], &[1.0]).1, 1.0);
+}
