@@ -150,6 +150,21 @@ impl TrainingEvaluator {
         }
     }
 
+    /// The training images (indices into `dataset.train`) a trial under `budget` trains
+    /// on: the whole training split, or the first `budget.train_subset` images of a
+    /// permutation of it fixed by `params.subset_seed` (so a smaller subset is a prefix
+    /// of a larger one, and every trial of an experiment sees the same images).
+    pub fn train_images(&self, budget: &Budget) -> Result<&[u32]> {
+        match budget.train_subset {
+            None => Ok(&self.split.train),
+            Some(k) if k == 0 || k as usize > self.subset_order.len() => Err(Error::Data(format!(
+                "budget.train_subset = {k}, but the training split has {n} images (allowed: 1 to {n})",
+                n = self.subset_order.len(),
+            ))),
+            Some(k) => Ok(&self.subset_order[..k as usize]),
+        }
+    }
+
     /// Trains `arch` under `budget` from trial seed `seed`, scoring the test set too when
     /// `test` is set.
     pub fn train(
@@ -163,17 +178,7 @@ impl TrainingEvaluator {
         if budget.epochs == 0 {
             return Err(Error::Data("budget.epochs is 0: nothing to train".into()));
         }
-        let train: &[u32] = match budget.train_subset {
-            None => &self.split.train,
-            Some(k) if k == 0 || k as usize > self.subset_order.len() => {
-                return Err(Error::Data(format!(
-                    "budget.train_subset = {k}, but the training split has {} images (allowed: 1 to {})",
-                    self.subset_order.len(),
-                    self.subset_order.len()
-                )));
-            }
-            Some(k) => &self.subset_order[..k as usize],
-        };
+        let train = self.train_images(budget)?;
         let batch = self.params.batch_size as usize;
         let mut network = Network::new(
             arch,
