@@ -7,9 +7,9 @@ use crate::trial::{Metrics, Status};
 
 /// How much training a trial gets: the fidelity knobs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Budget {
-    /// Passes over the training subset.
+    /// Passes over the training subset (default 1).
     pub epochs: u32,
     /// Number of training images used (None: the whole training split).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,175 @@
+//! The small commands: `nas eval` (one architecture) and `nas space` (describe a space).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use nas_core::{Architecture, Budget, Encoding, derive_seed, rng_from_seed};
+use nas_eval::data::{self, DatasetKind};
+use nas_eval::{Backend, OptimizerKind, TrainParams, eval_one};
+
+use crate::config;
+use crate::error::BadInput;
+
+/// Output format of `nas eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object.
+    Json,
+    /// A table for people.
+    Table,
+}
+
+/// Arguments of `nas eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// The architecture, e.g. "conv3x3-16-relu > maxpool2 > dense128-relu".
+    #[arg(long)]
+    pub arch: String,
+    /// mnist, fashion-mnist or cifar10.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Folder of the data set's files [default for mnist: the shipped mini MNIST].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Training epochs.
+    #[arg(long, default_value_t = 1)]
+    pub epochs: u32,
+    /// Train on this many images of the training split (default: all of it).
+    #[arg(long)]
+    pub train_subset: Option<u32>,
+    /// Training images held out for validation.
+    #[arg(long, default_value_t = 5000)]
+    pub validation_size: usize,
+    /// Threads for the trial.
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
+    /// Examples per step.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: u32,
+    /// adamw or sgd.
+    #[arg(long, default_value = "adamw")]
+    pub optimizer: String,
+    /// Learning rate [default: 1e-3 for AdamW, 0.01 for SGD].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// native or candle (the slower reference implementation).
+    #[arg(long, default_value = "native")]
+    pub backend: String,
+    /// Trial seed: weights, batch order, dropout and the validation split.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// json or table.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+fn parse_value<T: serde::de::DeserializeOwned>(
+    flag: &str,
+    value: &str,
+    allowed: &str,
+) -> Result<T, BadInput> {
+    serde_json::from_value(serde_json::Value::String(value.to_string()))
+        .map_err(|_| BadInput::new(format!("{flag}: `{value}` is not one of {allowed}")))
+}
+
+/// `nas eval`.
+pub fn eval(args: &EvalArgs) -> Result<()> {
+    let arch: Architecture = args
+        .arch
+        .parse()
+        .map_err(|e: nas_core::Error| BadInput::new(format!("--arch: {e}")))?;
+    let kind: DatasetKind = args
+        .dataset
+        .parse()
+        .map_err(|e| BadInput::new(format!("--dataset: {e}")))?;
+    let optimizer: OptimizerKind = parse_value("--optimizer", &args.optimizer, "adamw, sgd")?;
+    let backend: Backend = parse_value("--backend", &args.backend, "native, candle")?;
+    let params = TrainParams {
+        batch_size: args.batch_size,
+        optimizer,
+        learning_rate: args.lr,
+        threads: args.threads,
+        backend,
+        ..TrainParams::default()
+    }
+    .check()
+    .map_err(|e| BadInput::new(format!("invalid training settings: {e}")))?;
+    if args.epochs == 0 {
+        return Err(BadInput::new("--epochs must be at least 1").into());
+    }
+    let dataset = match &args.data_dir {
+        Some(dir) => data::load(kind, dir).map_err(|e| BadInput::at(dir, e.to_string()))?,
+        None if kind == DatasetKind::Mnist => data::mini_mnist()?,
+        None => {
+            return Err(BadInput::new(format!(
+                "--data-dir is required for {kind} (only a mini MNIST ships with nas)"
+            ))
+            .into());
+        }
+    };
+    arch.geometries(dataset.shape)
+        .map_err(|e| BadInput::new(format!("--arch does not fit {} images: {e}", dataset.shape)))?;
+    let budget = Budget {
+        epochs: args.epochs,
+        train_subset: args.train_subset,
+    };
+    let report = eval_one(
+        Arc::new(dataset),
+        &arch,
+        &budget,
+        &params,
+        args.seed,
+        args.validation_size,
+    )
+    .map_err(|e| BadInput::new(e.to_string()))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&report)?),
+        Format::Table => print!("{}", report.to_table()),
+    }
+    Ok(())
+}
+
+/// `nas space`.
+pub fn space(config_path: &Path, samples: usize) -> Result<()> {
+    let loaded = config::load(config_path)?;
+    let c = &loaded.config;
+    let shape = c.data.dataset.shape();
+    let classes = c.data.dataset.classes();
+    let space = c
+        .space
+        .check(shape)
+        .map_err(|e| loaded.error("space", e.to_string()))?;
+    let encoding = Encoding::new(&space);
+    println!(
+        "search space of {} for {} input ({} classes)",
+        config_path.display(),
+        shape,
+        classes
+    );
+    println!("  architectures:  {}", space.count_architectures());
+    for depth in space.min_layers()..=space.max_layers() {
+        println!(
+            "    with {depth} layer(s): {}",
+            space.count_with_depth(depth)
+        );
+    }
+    println!("  layer choices:  {}", space.variants().len());
+    println!(
+        "  encoding:       {} genes ({} slots x {} genes)",
+        encoding.len(),
+        encoding.slots(),
+        encoding.genes_per_slot()
+    );
+    let mut rng = rng_from_seed(derive_seed(c.experiment.seed, "space-samples", 0));
+    if samples > 0 {
+        println!("  uniform samples:");
+    }
+    for _ in 0..samples {
+        let arch = space.sample(&mut rng);
+        let cost = arch.cost(shape, classes).map_err(anyhow::Error::msg)?;
+        println!("    {arch}  ({} params, {} MACs)", cost.params, cost.macs);
+    }
+    Ok(())
+}

@@ -1,0 +1,504 @@
+//! The experiment config: one TOML file with the data, search space, training budget,
+//! strategies and repetitions. Parsing is strict (`deny_unknown_fields`); every range
+//! check names the file, line and column, the field and what is allowed.
+//!
+//! ```toml
+//! [experiment]
+//! name = "quickstart"
+//! seed = 42
+//! repetitions = 3        # or: seeds = [0, 1, 2]
+//! evaluations = 20       # per run
+//! workers = 2
+//!
+//! [data]
+//! dataset = "mnist"      # mnist | fashion-mnist | cifar10; no `dir`: the shipped mini MNIST
+//! validation_size = 2000
+//!
+//! [space]
+//! max_layers = 3
+//! # ... see nas_core::space
+//!
+//! [budget]               # per trial
+//! epochs = 1
+//! train_subset = 4000
+//!
+//! [training]             # how a trial trains (nas_eval::TrainParams)
+//! batch_size = 128
+//!
+//! [[strategy]]
+//! kind = "random"
+//! [[strategy]]
+//! kind = "evolution"
+//! params = { population = 10, sample_size = 3 }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use nas_core::{Budget, SearchSpaceParams};
+use nas_eval::TrainParams;
+use nas_eval::data::DatasetKind;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::BadInput;
+use crate::registry::StrategyKind;
+
+fn default_name() -> String {
+    "experiment".into()
+}
+
+fn one() -> usize {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_validation_size() -> usize {
+    5000
+}
+
+/// Most repetitions, evaluations and workers a config may ask for: far beyond any real
+/// use, low enough that a typo cannot allocate the machine away.
+const MAX_REPETITIONS: u32 = 100_000;
+const MAX_EVALUATIONS: u32 = 1_000_000;
+const MAX_WORKERS: usize = 256;
+const MAX_EPOCHS: u32 = 10_000;
+
+/// A whole experiment, as written (with defaults filled in once parsed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seeds, repetitions, per-run budget, workers.
+    pub experiment: ExperimentSection,
+    /// Which data, and the validation split.
+    #[serde(default)]
+    pub data: DataSection,
+    /// The search space (nas-core's params).
+    #[serde(default)]
+    pub space: SearchSpaceParams,
+    /// Per-trial training budget.
+    #[serde(default)]
+    pub budget: Budget,
+    /// Which evaluator scores a trial.
+    #[serde(default)]
+    pub evaluator: EvaluatorSection,
+    /// How a trial trains (batch, optimizer, learning rate, threads).
+    #[serde(default)]
+    pub training: TrainParams,
+    /// The strategies to compare, in report order.
+    #[serde(rename = "strategy", default)]
+    pub strategies: Vec<StrategySection>,
+}
+
+/// `[experiment]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    /// Title used in reports.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The experiment seed every random choice derives from.
+    pub seed: u64,
+    /// Number of repetitions (seeds 0..n). Exclusive with `seeds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetitions: Option<u32>,
+    /// Explicit repetition seeds (e.g. to rerun repetitions 3 and 7). Exclusive with
+    /// `repetitions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u32>>,
+    /// Evaluations per run (every proposal counts, failed and diverged ones too).
+    pub evaluations: u32,
+    /// Optional cap on the training epochs a run may spend (cached trials cost nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_train_epochs: Option<f64>,
+    /// Runs executed in parallel. Never changes results.
+    #[serde(default = "one")]
+    pub workers: usize,
+    /// Evaluate each run's best architecture on the test set at the end.
+    #[serde(default = "yes")]
+    pub final_test: bool,
+}
+
+/// `[data]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Which data set.
+    #[serde(default = "default_dataset")]
+    pub dataset: DatasetKind,
+    /// Where its files are; absent means the mini MNIST shipped in the binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Images held out of the training set to score trials (the fitness).
+    #[serde(default = "default_validation_size")]
+    pub validation_size: usize,
+}
+
+fn default_dataset() -> DatasetKind {
+    DatasetKind::Mnist
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        DataSection {
+            dataset: default_dataset(),
+            dir: None,
+            validation_size: default_validation_size(),
+        }
+    }
+}
+
+/// Which evaluator scores trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvaluatorKind {
+    /// Train every trial on the data (nas-eval).
+    #[default]
+    Train,
+}
+
+/// `[evaluator]`
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluatorSection {
+    /// The evaluator.
+    #[serde(default)]
+    pub kind: EvaluatorKind,
+}
+
+/// One `[[strategy]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategySection {
+    /// The algorithm.
+    pub kind: StrategyKind,
+    /// Unique name in tables (default: the kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The algorithm's params; absent ones take the documented defaults.
+    #[serde(default)]
+    pub params: toml::Table,
+}
+
+impl StrategySection {
+    /// The name used in tables and seeds.
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.kind.name().to_string())
+    }
+}
+
+impl Config {
+    /// The repetition seeds, in order.
+    pub fn repetition_seeds(&self) -> Vec<u32> {
+        match (&self.experiment.seeds, self.experiment.repetitions) {
+            (Some(seeds), _) => seeds.clone(),
+            (None, Some(n)) => (0..n).collect(),
+            (None, None) => vec![0],
+        }
+    }
+
+    /// The strategies' names, in order.
+    pub fn strategy_names(&self) -> Vec<String> {
+        self.strategies.iter().map(StrategySection::name).collect()
+    }
+
+    /// The resolved config as TOML: every default written out, strategy params included.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serializes")
+    }
+
+    /// SHA-256 of the resolved config without the settings that cannot change results
+    /// (`experiment.workers`, `training.threads`): two runs with the same hash produce
+    /// the same tables.
+    pub fn result_hash(&self) -> String {
+        let mut neutral = self.clone();
+        neutral.experiment.workers = 1;
+        neutral.training.threads = 1;
+        hex(&Sha256::digest(neutral.to_toml().as_bytes()))
+    }
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A parsed config with its source, for locating fields in error messages.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The config, defaults filled in and strategy params resolved.
+    pub config: Config,
+    /// Where it was read from.
+    pub path: PathBuf,
+    source: String,
+}
+
+/// Reads, parses and checks a config file.
+pub fn load(path: &Path) -> Result<LoadedConfig, BadInput> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| BadInput::at(path, format!("cannot read the config: {e}")))?;
+    parse(&source, path)
+}
+
+/// Parses and checks config text (`path` is only used in messages).
+pub fn parse(source: &str, path: &Path) -> Result<LoadedConfig, BadInput> {
+    let mut config: Config = toml::from_str(source).map_err(|e| BadInput {
+        path: Some(path.to_path_buf()),
+        position: e.span().map(|s| line_col(source, s.start)),
+        field: None,
+        message: e.message().trim().to_string(),
+    })?;
+    let loaded = LoadedConfig {
+        config: config.clone(),
+        path: path.to_path_buf(),
+        source: source.to_string(),
+    };
+    check(&mut config).map_err(|(field, message)| loaded.error(&field, message))?;
+    Ok(LoadedConfig { config, ..loaded })
+}
+
+impl LoadedConfig {
+    /// An error about `field` (a dotted path like `strategy[1].params.population`),
+    /// located in the source where possible.
+    pub fn error(&self, field: &str, message: impl Into<String>) -> BadInput {
+        BadInput {
+            path: Some(self.path.clone()),
+            position: locate(&self.source, field),
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+type FieldError = (String, String);
+
+fn invalid(field: &str, value: impl std::fmt::Display, allowed: &str) -> FieldError {
+    (
+        field.to_string(),
+        format!("invalid value {value} (allowed: {allowed})"),
+    )
+}
+
+/// Turns a nas-core param error into a field error under `prefix`.
+pub fn core_error(prefix: &str, err: nas_core::Error) -> FieldError {
+    match err {
+        nas_core::Error::InvalidParam {
+            field,
+            value,
+            allowed,
+        } => {
+            let path = if prefix.is_empty() {
+                field
+            } else {
+                format!("{prefix}.{field}")
+            };
+            (path, format!("invalid value {value} (allowed: {allowed})"))
+        }
+        other => (prefix.to_string(), other.to_string()),
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Range checks of every field; resolves strategy params to their full form.
+fn check(config: &mut Config) -> Result<(), FieldError> {
+    let e = &config.experiment;
+    if e.name.trim().is_empty() {
+        return Err(invalid("experiment.name", "\"\"", "a non-empty title"));
+    }
+    match (e.repetitions, &e.seeds) {
+        (Some(_), Some(_)) => {
+            return Err((
+                "experiment.seeds".into(),
+                "give either `repetitions` or `seeds`, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err((
+                "experiment.repetitions".into(),
+                "missing: give `repetitions = N` or `seeds = [...]`".into(),
+            ));
+        }
+        (Some(n), None) if n == 0 || n > MAX_REPETITIONS => {
+            return Err(invalid(
+                "experiment.repetitions",
+                n,
+                &format!("an integer from 1 to {MAX_REPETITIONS}"),
+            ));
+        }
+        (None, Some(seeds)) => {
+            if seeds.is_empty() {
+                return Err(invalid("experiment.seeds", "[]", "a non-empty list"));
+            }
+            if let Some((i, s)) = seeds
+                .iter()
+                .enumerate()
+                .find(|(i, s)| seeds[..*i].contains(s))
+            {
+                return Err(invalid(
+                    "experiment.seeds",
+                    format!("{s} (again at position {})", i + 1),
+                    "distinct seeds",
+                ));
+            }
+        }
+        _ => {}
+    }
+    if e.evaluations == 0 || e.evaluations > MAX_EVALUATIONS {
+        return Err(invalid(
+            "experiment.evaluations",
+            e.evaluations,
+            &format!("an integer from 1 to {MAX_EVALUATIONS}"),
+        ));
+    }
+    if let Some(m) = e.max_train_epochs
+        && !(m.is_finite() && m > 0.0)
+    {
+        return Err(invalid(
+            "experiment.max_train_epochs",
+            m,
+            "a positive number of epochs",
+        ));
+    }
+    if e.workers == 0 || e.workers > MAX_WORKERS {
+        return Err(invalid(
+            "experiment.workers",
+            e.workers,
+            &format!("an integer from 1 to {MAX_WORKERS}"),
+        ));
+    }
+    if config.data.validation_size == 0 {
+        return Err(invalid(
+            "data.validation_size",
+            0,
+            "at least 1 (and fewer than the training images)",
+        ));
+    }
+    config.space.validate().map_err(|e| core_error("", e))?;
+    let b = &config.budget;
+    if b.epochs == 0 || b.epochs > MAX_EPOCHS {
+        return Err(invalid(
+            "budget.epochs",
+            b.epochs,
+            &format!("an integer from 1 to {MAX_EPOCHS}"),
+        ));
+    }
+    if b.train_subset == Some(0) {
+        return Err(invalid(
+            "budget.train_subset",
+            0,
+            "at least 1 (or leave it out for the whole training split)",
+        ));
+    }
+    config
+        .training
+        .check()
+        .map_err(|e| core_error("training", e))?;
+    if config.strategies.is_empty() {
+        return Err((
+            "strategy".into(),
+            "no strategies: add at least one [[strategy]] with kind = \"random\", \"genetic\", \"evolution\", \"reinforce\" or \"qlearning\"".into(),
+        ));
+    }
+    let names = config.strategy_names();
+    for (i, name) in names.iter().enumerate() {
+        let field = format!("strategy[{i}].name");
+        if !is_valid_name(name) {
+            return Err(invalid(
+                &field,
+                format!("{name:?}"),
+                "1-64 letters, digits, '-' or '_'",
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err(invalid(
+                &field,
+                format!("{name:?}"),
+                "a name no other strategy has (set `name` to tell two of a kind apart)",
+            ));
+        }
+    }
+    let evaluations = config.experiment.evaluations as usize;
+    for (i, s) in config.strategies.iter_mut().enumerate() {
+        let prefix = format!("strategy[{i}].params");
+        s.params = s
+            .kind
+            .resolve_params(&s.params, evaluations)
+            .map_err(|err| match err {
+                crate::registry::ParamsError::Core(e) => core_error(&prefix, e),
+                crate::registry::ParamsError::Parse(msg) => (prefix.clone(), msg),
+            })?;
+    }
+    Ok(())
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, col)
+}
+
+/// Line and column of a dotted field path (`a.b[2].c`) in TOML source: of the deepest part
+/// of the path that is written in the file (a default is not written anywhere).
+pub fn locate(source: &str, path: &str) -> Option<(usize, usize)> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(source).ok()?;
+    let mut table = root.get_ref();
+    let mut found = None;
+    for part in path.split('.') {
+        let (key, index) = match part.split_once('[') {
+            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some(value) = table.get(key) else { break };
+        let mut value = value;
+        if let Some(i) = index {
+            let DeValue::Array(items) = value.get_ref() else {
+                break;
+            };
+            let Some(item) = items.get(i) else { break };
+            value = item;
+        }
+        found = Some(value.span().start);
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    found.map(|offset| line_col(source, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_nested_fields() {
+        let src = "[experiment]\nseed = 1\n\n[[strategy]]\nkind = \"random\"\n[[strategy]]\nkind = \"genetic\"\nparams = { population = 0 }\n";
+        assert_eq!(locate(src, "experiment.seed"), Some((2, 8)));
+        assert_eq!(locate(src, "strategy[1].kind"), Some((7, 8)));
+        let (line, _) = locate(src, "strategy[1].params.population").unwrap();
+        assert_eq!(line, 8);
+        // A field left to its default points at its section.
+        assert_eq!(
+            locate(src, "experiment.workers").map(|p| p.0),
+            Some(1).or(Some(2))
+        );
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

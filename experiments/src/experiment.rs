@@ -1,0 +1,462 @@
+//! `nas run` and `nas report`: from a config to a finished output directory.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use nas_core::{SearchSpace, Status, Trial};
+
+use crate::config::{self, Config, LoadedConfig};
+use crate::error::BadInput;
+use crate::journal::{self, Contents, Event, Header, Journal};
+use crate::manifest::{self, Manifest};
+use crate::records;
+use crate::registry;
+use crate::report;
+use crate::runner::{self, Outcome, Progress, RunContext};
+use crate::setup;
+
+/// Name of the resolved config in an output directory.
+pub const RESOLVED_CONFIG: &str = "config.resolved.toml";
+/// Name of the manifest in an output directory.
+pub const MANIFEST: &str = "manifest.json";
+/// Name of the lock file in an output directory.
+pub const LOCK: &str = ".lock";
+
+/// Options of `nas run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// Output directory (default `out/<experiment name>`).
+    pub out: Option<PathBuf>,
+    /// Overrides `experiment.workers`.
+    pub workers: Option<usize>,
+    /// Overrides `training.threads`.
+    pub threads: Option<usize>,
+    /// Continue an interrupted experiment in `out`.
+    pub resume: bool,
+    /// Overrides `data.dir`.
+    pub data_dir: Option<PathBuf>,
+    /// Only these strategies (by name).
+    pub strategies: Option<Vec<String>>,
+    /// Only these repetition seeds.
+    pub seeds: Option<Vec<u32>>,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// What a finished `nas run` reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The output directory.
+    pub out: PathBuf,
+    /// The summary table, as printed.
+    pub table: String,
+}
+
+/// Applies the command-line overrides to a loaded config.
+fn apply_overrides(loaded: &mut LoadedConfig, opts: &RunOptions) -> Result<(), BadInput> {
+    let config = &mut loaded.config;
+    if let Some(w) = opts.workers {
+        if w == 0 {
+            return Err(BadInput::new("--workers must be at least 1"));
+        }
+        config.experiment.workers = w;
+    }
+    if let Some(t) = opts.threads {
+        config.training.threads = u32::try_from(t).unwrap_or(u32::MAX);
+        config
+            .training
+            .check()
+            .map_err(|e| BadInput::new(format!("--threads: {e}")))?;
+    }
+    if let Some(names) = &opts.strategies {
+        let all = config.strategy_names();
+        if let Some(unknown) = names.iter().find(|n| !all.contains(n)) {
+            return Err(BadInput::new(format!(
+                "--strategies: `{unknown}` is not a strategy of {} (it has: {})",
+                loaded.path.display(),
+                all.join(", ")
+            )));
+        }
+        config.strategies.retain(|s| names.contains(&s.name()));
+    }
+    if let Some(seeds) = &opts.seeds {
+        if seeds.is_empty() {
+            return Err(BadInput::new("--seeds needs at least one repetition seed"));
+        }
+        config.experiment.repetitions = None;
+        config.experiment.seeds = Some(seeds.clone());
+    }
+    Ok(())
+}
+
+/// Creates (or checks) the output directory and takes its lock.
+fn prepare_out_dir(out: &Path, resume: bool) -> Result<File, BadInput> {
+    if out.exists() && !out.is_dir() {
+        return Err(BadInput::at(
+            out,
+            "the output path exists and is not a directory",
+        ));
+    }
+    fs::create_dir_all(out)
+        .map_err(|e| BadInput::at(out, format!("cannot create the output directory: {e}")))?;
+    let lock_path = out.join(LOCK);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| BadInput::at(out, format!("the output directory is not writable: {e}")))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(BadInput::at(
+                out,
+                "another nas process is writing to this directory; wait for it or choose another --out",
+            ));
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(BadInput::at(
+                out,
+                format!("cannot lock the output directory: {e}"),
+            ));
+        }
+    }
+    let journal = out.join(journal::FILE_NAME);
+    if journal.exists() && !resume {
+        return Err(BadInput::at(
+            out,
+            "already holds an experiment (journal.jsonl); pass --resume to continue it, or choose another --out",
+        ));
+    }
+    Ok(lock)
+}
+
+/// Lines of two resolved configs that differ, for a clear refusal on resume.
+fn config_diff(old: &str, new: &str) -> String {
+    let old_lines: Vec<&str> = old.lines().collect();
+    let new_lines: Vec<&str> = new.lines().collect();
+    let removed: Vec<&str> = old_lines
+        .iter()
+        .filter(|l| !new_lines.contains(l))
+        .copied()
+        .collect();
+    let added: Vec<&str> = new_lines
+        .iter()
+        .filter(|l| !old_lines.contains(l))
+        .copied()
+        .collect();
+    let mut out = String::new();
+    for l in removed.iter().take(6) {
+        out.push_str(&format!("\n  - {l}"));
+    }
+    for l in added.iter().take(6) {
+        out.push_str(&format!("\n  + {l}"));
+    }
+    out
+}
+
+/// Opens the journal: a new one, or the existing one when resuming (checked against the
+/// config).
+fn open_journal(
+    out: &Path,
+    config: &Config,
+    resume: bool,
+) -> Result<(Journal, Option<Contents>), BadInput> {
+    let path = out.join(journal::FILE_NAME);
+    let hash = config.result_hash();
+    if resume && path.exists() {
+        let contents = journal::read(&path)?;
+        if contents.header.config_hash != hash {
+            let old = fs::read_to_string(out.join(RESOLVED_CONFIG)).unwrap_or_default();
+            return Err(BadInput::at(
+                &path,
+                format!(
+                    "was written by a different config (only `experiment.workers` and `training.threads` may change on resume); changed lines:{}",
+                    config_diff(&old, &config.to_toml())
+                ),
+            ));
+        }
+        let foreign = records::foreign_runs(config, &contents.events);
+        if !foreign.is_empty() {
+            return Err(BadInput::at(
+                &path,
+                format!(
+                    "holds runs the config does not have: {}",
+                    foreign.join(", ")
+                ),
+            ));
+        }
+        let journal = Journal::append_to(&path, &contents)?;
+        return Ok((journal, Some(contents)));
+    }
+    let header = Header {
+        schema: journal::SCHEMA,
+        nas_version: env!("CARGO_PKG_VERSION").to_string(),
+        config_hash: hash,
+        shard: None,
+    };
+    Ok((Journal::create(&path, &header)?, None))
+}
+
+/// Progress display: a bar on a terminal, plain lines otherwise.
+struct Display {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    total: usize,
+    done: AtomicUsize,
+    best: Mutex<BTreeMap<String, f64>>,
+}
+
+impl Display {
+    fn new(total: usize, quiet: bool) -> Self {
+        let terminal = std::io::stderr().is_terminal() && !quiet;
+        let bar = terminal.then(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} trials, ETA {eta}  {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Display {
+            bar,
+            plain: !terminal && !quiet,
+            total,
+            done: AtomicUsize::new(0),
+            best: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn on(&self, event: Progress) {
+        let Progress::Trial {
+            trial,
+            best,
+            replayed,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        let message = {
+            let mut bests = self.best.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(b) = best {
+                let e = bests.entry(trial.strategy.clone()).or_insert(b);
+                *e = e.max(b);
+            }
+            bests
+                .iter()
+                .map(|(s, b)| format!("{s} {b:.4}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+            bar.set_message(format!("best: {message}"));
+        } else if self.plain && !replayed {
+            let score = trial
+                .fitness()
+                .map_or_else(|| trial.status.to_string(), |f| format!("val_acc {f:.4}"));
+            eprintln!(
+                "[{done}/{}] {}/{} trial {}: {score}{} `{}`",
+                self.total,
+                trial.strategy,
+                trial.repetition,
+                trial.index,
+                if trial.cached { " (cached)" } else { "" },
+                trial.arch
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Writes the killed in-flight trials and exits: the journal lock is held to the end so no
+/// line is left half-written.
+fn exit_interrupted(
+    journal: &Journal,
+    in_flight: &Mutex<BTreeMap<usize, Trial>>,
+    resume_cmd: &str,
+) -> ! {
+    let killed: Vec<Trial> = in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    journal.with_lock(|file| {
+        for t in &killed {
+            let _ = file.write_all(journal::line(&Event::Trial(t.clone())).as_bytes());
+        }
+        let _ = file.sync_data();
+        eprintln!(
+            "\ninterrupted: finished trials are in the journal, {} in-flight trial(s) recorded as killed.\nresume with: {resume_cmd}",
+            killed.len()
+        );
+        std::process::exit(130)
+    })
+}
+
+/// `nas run`.
+pub fn run(opts: &RunOptions) -> Result<RunSummary> {
+    let mut loaded = config::load(&opts.config)?;
+    apply_overrides(&mut loaded, opts)?;
+    let config = loaded.config.clone();
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("out").join(&config.experiment.name));
+    let _lock = prepare_out_dir(&out, opts.resume)?;
+
+    let dataset = Arc::new(setup::load_dataset(&loaded, opts.data_dir.as_deref())?);
+    let space = setup::space(&loaded, &dataset)?;
+    let evaluator = setup::evaluator(&loaded, dataset.clone())?;
+    let (journal, previous) = open_journal(&out, &config, opts.resume)?;
+
+    let manifest = Manifest {
+        started: previous
+            .as_ref()
+            .and_then(|_| read_manifest(&out).ok())
+            .map_or_else(manifest::now_utc, |m| m.started),
+        ..base_manifest(&config, &dataset)
+    };
+    crate::outputs::write_atomic(&out.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
+    write_manifest(&out, &manifest)?;
+
+    let units = runner::units(&config);
+    let recorded = previous
+        .as_ref()
+        .map(|c| records::recorded_by_unit(&config, &c.events))
+        .unwrap_or_default();
+    let total = units.len() * config.experiment.evaluations as usize;
+    let display = Display::new(total, opts.quiet);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, interrupted.clone())
+            .context("cannot install the signal handler")?;
+    }
+    let stop = AtomicBool::new(false);
+    let in_flight = Mutex::new(BTreeMap::new());
+    let factory = |section: &config::StrategySection, space: &SearchSpace, unit: &runner::Unit| {
+        registry::build(section, space, unit, &config)
+    };
+    let progress = |p: Progress| display.on(p);
+    let ctx = RunContext {
+        config: &config,
+        space: &space,
+        evaluator: &evaluator,
+        factory: &factory,
+        journal: &journal,
+        stop: &stop,
+        in_flight: &in_flight,
+        progress: &progress,
+    };
+    let resume_cmd = format!(
+        "nas run {} --out {} --resume",
+        opts.config.display(),
+        out.display()
+    );
+    let poll = || {
+        if interrupted.load(Ordering::SeqCst) {
+            display.finish();
+            exit_interrupted(&journal, &in_flight, &resume_cmd);
+        }
+    };
+    let outcome = runner::run_all(&ctx, &units, recorded, config.experiment.workers, &poll);
+    display.finish();
+    let outcome = outcome?;
+    let table = write_outputs(&out, &config, &manifest)?;
+    if let Outcome::Stopped = outcome {
+        anyhow::bail!("stopped before the end; resume with: {resume_cmd}");
+    }
+    Ok(RunSummary { out, table })
+}
+
+fn base_manifest(config: &Config, dataset: &nas_eval::data::Dataset) -> Manifest {
+    let (nas_version, git_revision, rustc) = manifest::build_info();
+    Manifest {
+        nas_version,
+        git_revision,
+        rustc,
+        cpu: manifest::cpu_model(),
+        cores: manifest::cores(),
+        os: std::env::consts::OS.to_string(),
+        dataset: dataset.kind.to_string(),
+        data_identity: dataset.identity.describe(),
+        data_files: dataset.identity.files.clone(),
+        config_hash: config.result_hash(),
+        workers: config.experiment.workers,
+        threads: config.training.threads as usize,
+        started: manifest::now_utc(),
+        finished: None,
+        partial: false,
+    }
+}
+
+fn read_manifest(out: &Path) -> Result<Manifest> {
+    let path = out.join(MANIFEST);
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a nas manifest", path.display()))
+}
+
+fn write_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(manifest).expect("manifest serializes");
+    text.push('\n');
+    crate::outputs::write_atomic(&out.join(MANIFEST), text.as_bytes())
+}
+
+/// Derives every table, report and plot from the journal; returns the summary table.
+pub fn write_outputs(out: &Path, config: &Config, manifest: &Manifest) -> Result<String> {
+    let contents = journal::read(&out.join(journal::FILE_NAME))?;
+    let runs = records::collect(config, &contents.events);
+    let partial = runs.iter().any(|r| !r.ended);
+    let manifest = Manifest {
+        finished: Some(manifest::now_utc()),
+        partial,
+        ..manifest.clone()
+    };
+    let table = report::write_all(out, config, &runs, &manifest)?;
+    write_manifest(out, &manifest)?;
+    Ok(table)
+}
+
+/// `nas report DIR`: regenerates every output from the journal and resolved config.
+pub fn report(out: &Path) -> Result<String> {
+    if !out.is_dir() {
+        return Err(BadInput::at(out, "not an output directory of nas run").into());
+    }
+    let config_path = out.join(RESOLVED_CONFIG);
+    let loaded = config::load(&config_path)?;
+    let manifest = read_manifest(out).map_err(|e| BadInput::at(out, e.to_string()))?;
+    let contents = journal::read(&out.join(journal::FILE_NAME))?;
+    if contents.header.config_hash != loaded.config.result_hash() {
+        return Err(BadInput::at(
+            &config_path,
+            "does not match the journal (edited after the run?)",
+        )
+        .into());
+    }
+    write_outputs(out, &loaded.config, &manifest)
+}
+
+/// Statuses that never rank, for summaries.
+pub fn unranked(status: Status) -> bool {
+    status != Status::Ok
+}

@@ -1,0 +1,110 @@
+//! `manifest.json`: what produced an output directory (versions, machine, data, config).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Provenance of an experiment's outputs. Times and machine facts vary between runs; the
+/// tables that must be reproducible never include them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Version of nas.
+    pub nas_version: String,
+    /// Git revision nas was built from (`-dirty` with uncommitted changes).
+    pub git_revision: String,
+    /// The compiler that built nas.
+    pub rustc: String,
+    /// CPU model.
+    pub cpu: String,
+    /// Logical cores.
+    pub cores: usize,
+    /// Operating system.
+    pub os: String,
+    /// Data set name.
+    pub dataset: String,
+    /// "official MNIST", "custom data", ...
+    pub data_identity: String,
+    /// SHA-256 of each data file.
+    pub data_files: Vec<(String, String)>,
+    /// [`crate::config::Config::result_hash`].
+    pub config_hash: String,
+    /// Workers used.
+    pub workers: usize,
+    /// Threads per trial.
+    pub threads: usize,
+    /// When the (first) run started, UTC.
+    pub started: String,
+    /// When the outputs were last written, UTC.
+    pub finished: Option<String>,
+    /// True when some runs had not ended when the outputs were written.
+    pub partial: bool,
+}
+
+/// The CPU model from /proc/cpuinfo (or "unknown").
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Logical cores available.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Now, as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn now_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format_utc(secs)
+}
+
+/// Formats seconds since the epoch as an RFC 3339 UTC timestamp.
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Build facts: (version, git revision, rustc).
+pub fn build_info() -> (String, String, String) {
+    (
+        env!("CARGO_PKG_VERSION").to_string(),
+        env!("NAS_GIT_REVISION").to_string(),
+        env!("NAS_RUSTC_VERSION").to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_utc(1_795_975_200), "2026-11-29T18:00:00Z");
+    }
+}

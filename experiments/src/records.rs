@@ -1,0 +1,107 @@
+//! The runs of an experiment as read back from its journal, in canonical order.
+
+use std::collections::BTreeMap;
+
+use nas_core::{History, Status, Trial};
+
+use crate::config::Config;
+use crate::journal::{Event, FinalEval};
+use crate::runner::{Recorded, Unit, units};
+
+/// One run's record.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The run.
+    pub unit: Unit,
+    /// Its trials in order (killed trials that were re-run are superseded).
+    pub trials: Vec<Trial>,
+    /// The final test evaluation of its best architecture.
+    pub final_eval: Option<FinalEval>,
+    /// True when the run reached its end.
+    pub ended: bool,
+}
+
+impl RunRecord {
+    /// The run's history.
+    pub fn history(&self) -> History {
+        let mut h = History::new();
+        for t in &self.trials {
+            h.push(t.clone());
+        }
+        h
+    }
+
+    /// Test accuracy of the final evaluation, when it succeeded.
+    pub fn test_acc(&self) -> Option<f64> {
+        self.final_eval
+            .as_ref()
+            .filter(|f| f.status == Status::Ok)
+            .and_then(|f| f.metrics.as_ref())
+            .and_then(|m| m.test_acc)
+    }
+}
+
+/// Groups journal events by run. Events of runs that are not in the config are ignored
+/// by the caller's check (see [`foreign_runs`]).
+pub fn recorded_by_unit(config: &Config, events: &[Event]) -> Vec<Recorded> {
+    let units = units(config);
+    let index: BTreeMap<(String, u32), usize> = units
+        .iter()
+        .map(|u| ((u.strategy.clone(), u.repetition), u.index))
+        .collect();
+    let mut out = vec![Recorded::default(); units.len()];
+    for event in events {
+        let (strategy, repetition) = match event {
+            Event::Trial(t) => (&t.strategy, t.repetition),
+            Event::Final(f) => (&f.strategy, f.repetition),
+            Event::RunEnd(e) => (&e.strategy, e.repetition),
+        };
+        let Some(&i) = index.get(&(strategy.clone(), repetition)) else {
+            continue;
+        };
+        match event {
+            Event::Trial(t) if t.status == Status::Killed => {}
+            Event::Trial(t) => {
+                out[i].trials.insert(t.index, t.clone());
+            }
+            Event::Final(f) => out[i].final_eval = Some(f.clone()),
+            Event::RunEnd(_) => out[i].ended = true,
+        }
+    }
+    out
+}
+
+/// Runs named in the journal that the config does not have (`strategy/repetition`).
+pub fn foreign_runs(config: &Config, events: &[Event]) -> Vec<String> {
+    let known: Vec<(String, u32)> = units(config)
+        .into_iter()
+        .map(|u| (u.strategy, u.repetition))
+        .collect();
+    let mut foreign: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            Event::Trial(t) => (t.strategy.clone(), t.repetition),
+            Event::Final(f) => (f.strategy.clone(), f.repetition),
+            Event::RunEnd(e) => (e.strategy.clone(), e.repetition),
+        })
+        .filter(|k| !known.contains(k))
+        .map(|(s, r)| format!("{s}/{r}"))
+        .collect();
+    foreign.sort();
+    foreign.dedup();
+    foreign
+}
+
+/// Every run of the config with what the journal holds for it, in canonical order.
+pub fn collect(config: &Config, events: &[Event]) -> Vec<RunRecord> {
+    units(config)
+        .into_iter()
+        .zip(recorded_by_unit(config, events))
+        .map(|(unit, rec)| RunRecord {
+            unit,
+            trials: rec.trials.into_values().collect(),
+            final_eval: rec.final_eval,
+            ended: rec.ended,
+        })
+        .collect()
+}

@@ -1,0 +1,368 @@
+//! Execution: every (strategy x repetition) run, on a pool of workers, recorded in the
+//! journal as it goes.
+//!
+//! A run is a sequential ask-evaluate-tell loop: its seeds derive from (experiment seed,
+//! strategy name, repetition seed) only, so runs can execute in any order on any number of
+//! workers and give the same trials. A proposal that the run has already evaluated is not
+//! trained again: it is recorded with `cached = true` and the earlier metrics, and it
+//! counts against the evaluation budget like any other proposal (the strategy spent it).
+//!
+//! Resuming replays a run from its journal: the strategy is rebuilt from its seed, asked
+//! again, and told the recorded trials, which restores its exact state (and checks that
+//! the journal belongs to this config: every replayed proposal must match the record).
+//! Killed trials are not replayed; they are run again.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, anyhow};
+use nas_core::{
+    Budget, EvalRequest, Evaluator, History, Metrics, RunSeeds, SearchSpace, Status, Strategy,
+    Trial,
+};
+
+use crate::config::{Config, StrategySection};
+use crate::error::BadInput;
+use crate::journal::{Event, FinalEval, Journal, RunEnd};
+
+/// One run: a strategy and a repetition seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// Position in the canonical order (strategies as configured, then repetitions).
+    pub index: usize,
+    /// Position of the strategy in the config.
+    pub strategy_index: usize,
+    /// Strategy name.
+    pub strategy: String,
+    /// Repetition seed.
+    pub repetition: u32,
+}
+
+impl Unit {
+    /// The run's seeds.
+    pub fn seeds(&self, experiment_seed: u64) -> RunSeeds {
+        RunSeeds::new(experiment_seed, &self.strategy, self.repetition)
+    }
+
+    /// `strategy/repetition`, for messages.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.strategy, self.repetition)
+    }
+}
+
+/// Every run of a config, in canonical order.
+pub fn units(config: &Config) -> Vec<Unit> {
+    let reps = config.repetition_seeds();
+    config
+        .strategy_names()
+        .into_iter()
+        .enumerate()
+        .flat_map(|(s, name)| reps.iter().map(move |&r| (s, name.clone(), r)))
+        .enumerate()
+        .map(|(index, (strategy_index, strategy, repetition))| Unit {
+            index,
+            strategy_index,
+            strategy,
+            repetition,
+        })
+        .collect()
+}
+
+/// Builds a fresh strategy for a run.
+pub type StrategyFactory<'a> =
+    dyn Fn(&StrategySection, &SearchSpace, &Unit) -> Result<Box<dyn Strategy>> + Sync + 'a;
+
+/// What a run has in the journal already (for resume).
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    /// Finished (not killed) trials by index.
+    pub trials: BTreeMap<u32, Trial>,
+    /// Its final evaluation.
+    pub final_eval: Option<FinalEval>,
+    /// True when the run ended.
+    pub ended: bool,
+}
+
+/// Something that happened, for progress display.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A trial finished (or was replayed from the journal).
+    Trial {
+        /// The run.
+        unit: usize,
+        /// The trial.
+        trial: Box<Trial>,
+        /// Best fitness of the run so far.
+        best: Option<f64>,
+        /// True when it came from the journal rather than being evaluated now.
+        replayed: bool,
+    },
+    /// A run finished.
+    RunDone {
+        /// The run.
+        unit: usize,
+    },
+}
+
+/// Everything a run needs.
+pub struct RunContext<'a> {
+    /// The experiment.
+    pub config: &'a Config,
+    /// The checked space.
+    pub space: &'a SearchSpace,
+    /// Scores trials.
+    pub evaluator: &'a dyn Evaluator,
+    /// Builds strategies.
+    pub factory: &'a StrategyFactory<'a>,
+    /// Where events go.
+    pub journal: &'a Journal,
+    /// Set to stop every run at its next trial boundary.
+    pub stop: &'a AtomicBool,
+    /// Trials being evaluated now, by unit: recorded as killed on interruption.
+    pub in_flight: &'a Mutex<BTreeMap<usize, Trial>>,
+    /// Progress sink.
+    pub progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+/// Why a run stopped before its end.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The run ended (or had ended).
+    Done,
+    /// The stop flag was raised.
+    Stopped,
+}
+
+fn budget_exhausted(config: &Config, epochs_used: f64) -> bool {
+    config
+        .experiment
+        .max_train_epochs
+        .is_some_and(|max| epochs_used >= max)
+}
+
+/// Runs (or resumes) one unit to its end.
+pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result<Outcome> {
+    let config = ctx.config;
+    if recorded.ended {
+        (ctx.progress)(Progress::RunDone { unit: unit.index });
+        return Ok(Outcome::Done);
+    }
+    let section = &config.strategies[unit.strategy_index];
+    let seeds = unit.seeds(config.experiment.seed);
+    let mut strategy = (ctx.factory)(section, ctx.space, unit)
+        .with_context(|| format!("cannot build strategy {}", unit.label()))?;
+    let mut history = History::new();
+    let mut epochs_used = 0.0;
+    let budget = &config.budget;
+    for index in 0..config.experiment.evaluations {
+        if budget_exhausted(config, epochs_used) {
+            break;
+        }
+        let replay = recorded.trials.get(&index);
+        if replay.is_none() && ctx.stop.load(Ordering::SeqCst) {
+            return Ok(Outcome::Stopped);
+        }
+        let arch = strategy.ask(&history).with_context(|| {
+            format!("strategy {} failed to propose trial {index}", unit.label())
+        })?;
+        ctx.space.contains(&arch).map_err(|e| {
+            anyhow!(
+                "strategy {} proposed an architecture outside the space (a bug in the strategy): {e}",
+                unit.label()
+            )
+        })?;
+        let seed = seeds.trial_seed(u64::from(index));
+        let trial = match replay {
+            Some(rec) => {
+                if rec.arch != arch || rec.seed != seed {
+                    return Err(BadInput::new(format!(
+                        "the journal does not match this config: trial {index} of run {} was `{}`, the strategy now proposes `{arch}` (was the config or nas changed?)",
+                        unit.label(),
+                        rec.arch
+                    ))
+                    .into());
+                }
+                rec.clone()
+            }
+            None => {
+                let trial = match history.lookup(&arch) {
+                    Some(prev) => Trial {
+                        index,
+                        seed,
+                        cached: true,
+                        metrics: prev.metrics.clone().map(|m| Metrics {
+                            train_seconds: 0.0,
+                            ..m
+                        }),
+                        ..prev.clone()
+                    },
+                    None => evaluate(ctx, unit, index, seed, arch, budget),
+                };
+                ctx.journal
+                    .append(&Event::Trial(trial.clone()))
+                    .context("the journal could not be written; finished trials are safe in it")?;
+                trial
+            }
+        };
+        if !trial.cached {
+            epochs_used += trial.metrics.as_ref().map_or(0.0, |m| m.epochs);
+        }
+        history.push(trial.clone());
+        strategy.tell(&trial).with_context(|| {
+            format!(
+                "strategy {} failed to learn from trial {index}",
+                unit.label()
+            )
+        })?;
+        (ctx.progress)(Progress::Trial {
+            unit: unit.index,
+            trial: Box::new(trial),
+            best: history.best_fitness(),
+            replayed: replay.is_some(),
+        });
+    }
+    if config.experiment.final_test
+        && recorded.final_eval.is_none()
+        && let Some(best) = history.best()
+    {
+        if ctx.stop.load(Ordering::SeqCst) {
+            return Ok(Outcome::Stopped);
+        }
+        let final_eval = evaluate_final(ctx, unit, best, budget);
+        ctx.journal
+            .append(&Event::Final(final_eval))
+            .context("the journal could not be written")?;
+    }
+    ctx.journal
+        .append(&Event::RunEnd(RunEnd {
+            strategy: unit.strategy.clone(),
+            repetition: unit.repetition,
+            trials: history.len() as u32,
+        }))
+        .context("the journal could not be written")?;
+    (ctx.progress)(Progress::RunDone { unit: unit.index });
+    Ok(Outcome::Done)
+}
+
+/// Evaluates one new trial; an evaluator error becomes a `failed` trial.
+fn evaluate(
+    ctx: &RunContext<'_>,
+    unit: &Unit,
+    index: u32,
+    seed: u64,
+    arch: nas_core::Architecture,
+    budget: &Budget,
+) -> Trial {
+    let mut trial = Trial {
+        strategy: unit.strategy.clone(),
+        repetition: unit.repetition,
+        index,
+        seed,
+        arch,
+        status: Status::Killed,
+        reason: Some("interrupted while training".into()),
+        metrics: None,
+        cached: false,
+    };
+    lock(ctx.in_flight).insert(unit.index, trial.clone());
+    let request = EvalRequest {
+        arch: &trial.arch,
+        budget,
+        seed,
+        test: false,
+    };
+    match ctx.evaluator.evaluate(&request) {
+        Ok(eval) => {
+            trial.status = eval.status;
+            trial.reason = eval.reason;
+            trial.metrics = Some(eval.metrics);
+        }
+        Err(e) => {
+            trial.status = Status::Failed;
+            trial.reason = Some(e.to_string());
+        }
+    }
+    lock(ctx.in_flight).remove(&unit.index);
+    trial
+}
+
+/// Retrains the run's best architecture with its trial seed (the same network) and
+/// scores it on the test set.
+fn evaluate_final(ctx: &RunContext<'_>, unit: &Unit, best: &Trial, budget: &Budget) -> FinalEval {
+    let request = EvalRequest {
+        arch: &best.arch,
+        budget,
+        seed: best.seed,
+        test: true,
+    };
+    let (status, reason, metrics) = match ctx.evaluator.evaluate(&request) {
+        Ok(eval) => (eval.status, eval.reason, Some(eval.metrics)),
+        Err(e) => (Status::Failed, Some(e.to_string()), None),
+    };
+    FinalEval {
+        strategy: unit.strategy.clone(),
+        repetition: unit.repetition,
+        trial: best.index,
+        arch: best.arch.clone(),
+        seed: best.seed,
+        status,
+        reason,
+        metrics,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs every unit on `workers` threads; returns the first error, after stopping the
+/// other runs at their next trial boundary. `recorded` holds what the journal already has
+/// for each unit (by unit index).
+pub fn run_all(
+    ctx: &RunContext<'_>,
+    units: &[Unit],
+    mut recorded: Vec<Recorded>,
+    workers: usize,
+    poll: &(dyn Fn() + Sync),
+) -> Result<Outcome> {
+    recorded.resize_with(units.len(), Recorded::default);
+    let queue: Mutex<Vec<(Unit, Recorded)>> =
+        Mutex::new(units.iter().cloned().zip(recorded).rev().collect());
+    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let running = AtomicUsize::new(workers.max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            scope.spawn(|| {
+                loop {
+                    if ctx.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Some((unit, rec)) = lock(&queue).pop() else {
+                        break;
+                    };
+                    match run_unit(ctx, &unit, rec) {
+                        Ok(_) => {}
+                        Err(e) => {
+                            ctx.stop.store(true, Ordering::SeqCst);
+                            lock(&first_error).get_or_insert(e);
+                            break;
+                        }
+                    }
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        while running.load(Ordering::SeqCst) > 0 {
+            poll();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    if let Some(e) = lock(&first_error).take() {
+        return Err(e);
+    }
+    if ctx.stop.load(Ordering::SeqCst) {
+        return Ok(Outcome::Stopped);
+    }
+    Ok(Outcome::Done)
+}
