@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use nas_core::{SearchSpace, Status, Trial};
+use nas_core::{SearchSpace, Trial};
 
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::BadInput;
@@ -172,6 +172,11 @@ fn open_journal(
 ) -> Result<(Journal, Option<Contents>), BadInput> {
     let path = out.join(journal::FILE_NAME);
     let hash = config.result_hash();
+    if resume && path.exists() && !has_complete_line(&path) {
+        // Killed while writing the header: nothing was recorded yet; start the journal anew.
+        fs::remove_file(&path)
+            .map_err(|e| BadInput::at(&path, format!("cannot replace the torn journal: {e}")))?;
+    }
     if resume && path.exists() {
         let contents = journal::read(&path)?;
         if contents.header.config_hash != hash {
@@ -204,6 +209,15 @@ fn open_journal(
         shard: None,
     };
     Ok((Journal::create(&path, &header)?, None))
+}
+
+/// True when a journal's header line is complete (it is short: 4 KiB is plenty).
+fn has_complete_line(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .is_ok_and(|_| head.contains(&b'\n'))
 }
 
 /// Progress display: a bar on a terminal, plain lines otherwise.
@@ -454,9 +468,4 @@ pub fn report(out: &Path) -> Result<String> {
         .into());
     }
     write_outputs(out, &loaded.config, &manifest)
-}
-
-/// Statuses that never rank, for summaries.
-pub fn unranked(status: Status) -> bool {
-    status != Status::Ok
 }
