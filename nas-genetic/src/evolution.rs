@@ -15,7 +15,6 @@ use crate::pending::Pending;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Member {
     arch: Architecture,
-    #[serde(with = "crate::exact::option")]
     fitness: Option<f64>,
 }
 

@@ -26,7 +26,7 @@ enum Fitness {
     Awaiting,
     /// Told (or already known): the validation accuracy, or None for a trial that does not
     /// rank (diverged, failed), which is never preferred over a ranked one.
-    Known(#[serde(with = "crate::exact::option")] Option<f64>),
+    Known(Option<f64>),
 }
 
 impl Fitness {
@@ -83,7 +83,6 @@ pub struct GeneticAlgorithm {
     /// The generation being built.
     offspring: Vec<Member>,
     /// Fitness of every architecture told, by id.
-    #[serde(with = "crate::exact::option_map")]
     known: BTreeMap<ArchId, Option<f64>>,
     pending: Pending,
     /// Completed generations (generation 0 included).

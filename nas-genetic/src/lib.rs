@@ -70,7 +70,6 @@
 //! ```
 
 mod evolution;
-mod exact;
 mod ga;
 mod genome;
 mod params;

@@ -66,7 +66,6 @@
 //! # Ok::<(), nas_core::Error>(())
 //! ```
 
-mod exact;
 mod moves;
 mod params;
 mod pending;

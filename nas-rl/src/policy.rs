@@ -207,11 +207,8 @@ const EPS: f64 = 1e-8;
 /// The policy's logits and Adam's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Policy {
-    #[serde(with = "crate::exact::vec")]
     pub(crate) logits: Vec<f64>,
-    #[serde(with = "crate::exact::vec")]
     m: Vec<f64>,
-    #[serde(with = "crate::exact::vec")]
     v: Vec<f64>,
     steps: u32,
 }

@@ -23,7 +23,6 @@ const MAX_WALKS: usize = 100;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Experience {
     layers: Vec<usize>,
-    #[serde(with = "crate::exact::float")]
     reward: f64,
 }
 
@@ -64,7 +63,6 @@ pub struct QLearning {
     budget: usize,
     rng: NasRng,
     /// Q values that differ from `initial_q`, by [`QLearning::key`].
-    #[serde(with = "crate::exact::map")]
     q: BTreeMap<u64, f64>,
     replay: Vec<Experience>,
     pending: Pending,

@@ -17,9 +17,7 @@ pub(crate) const UNRANKED_REWARD: f64 = 0.0;
 /// far weighted by `momentum^age`, as NAS-Bench-201's implementation computes it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Baseline {
-    #[serde(with = "crate::exact::float")]
     numerator: f64,
-    #[serde(with = "crate::exact::float")]
     denominator: f64,
 }
 
