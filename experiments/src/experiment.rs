@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub strategies: Option<Vec<String>>,
     /// Only these repetition seeds.
     pub seeds: Option<Vec<u32>>,
+    /// Run only shard `(index, count)` of the units, into `out/shards/<index>/`.
+    pub shard: Option<(u32, u32)>,
     /// No progress output.
     pub quiet: bool,
 }
@@ -56,8 +58,10 @@ pub struct RunOptions {
 pub struct RunSummary {
     /// The output directory.
     pub out: PathBuf,
-    /// The summary table, as printed.
+    /// The summary table, as printed (for a shard: what to do next).
     pub table: String,
+    /// The report, when one was written (not for a shard).
+    pub report: Option<PathBuf>,
 }
 
 /// Applies the command-line overrides to a loaded config.
@@ -169,6 +173,7 @@ fn open_journal(
     out: &Path,
     config: &Config,
     resume: bool,
+    shard: Option<(u32, u32)>,
 ) -> Result<(Journal, Option<Contents>), BadInput> {
     let path = out.join(journal::FILE_NAME);
     let hash = config.result_hash();
@@ -189,6 +194,17 @@ fn open_journal(
                 ),
             ));
         }
+        if contents.header.shard != shard {
+            let show = |s: Option<(u32, u32)>| {
+                s.map_or("the whole experiment".to_string(), |(i, n)| {
+                    format!("shard {i}/{n}")
+                })
+            };
+            return Err(BadInput::at(
+                &path,
+                format!("holds {}, not {}", show(contents.header.shard), show(shard)),
+            ));
+        }
         let foreign = records::foreign_runs(config, &contents.events);
         if !foreign.is_empty() {
             return Err(BadInput::at(
@@ -206,7 +222,7 @@ fn open_journal(
         schema: journal::SCHEMA,
         nas_version: env!("CARGO_PKG_VERSION").to_string(),
         config_hash: hash,
-        shard: None,
+        shard,
     };
     Ok((Journal::create(&path, &header)?, None))
 }
@@ -336,29 +352,51 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&config.experiment.name));
-    let _lock = prepare_out_dir(&out, opts.resume)?;
+    if let Some((index, count)) = opts.shard
+        && (count == 0 || index >= count)
+    {
+        return Err(BadInput::new(format!(
+            "--shard {index}/{count}: the shard index must be below the shard count (0-based: 0/{count} .. {}/{count})",
+            count.saturating_sub(1)
+        ))
+        .into());
+    }
+    let dir = match opts.shard {
+        Some((index, _)) => out.join("shards").join(index.to_string()),
+        None => out.clone(),
+    };
+    let _lock = prepare_out_dir(&dir, opts.resume)?;
 
     let dataset = Arc::new(setup::load_dataset(&loaded, opts.data_dir.as_deref())?);
     let space = setup::space(&loaded, &dataset)?;
     let evaluator = setup::evaluator(&loaded, dataset.clone())?;
-    let (journal, previous) = open_journal(&out, &config, opts.resume)?;
+    let (journal, previous) = open_journal(&dir, &config, opts.resume, opts.shard)?;
 
     let manifest = Manifest {
         started: previous
             .as_ref()
-            .and_then(|_| read_manifest(&out).ok())
+            .and_then(|_| read_manifest(&dir).ok())
             .map_or_else(manifest::now_utc, |m| m.started),
         ..base_manifest(&config, &dataset)
     };
-    crate::outputs::write_atomic(&out.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
-    write_manifest(&out, &manifest)?;
+    crate::outputs::write_atomic(&dir.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
+    write_manifest(&dir, &manifest)?;
 
     let units = runner::units(&config);
-    let recorded = previous
-        .as_ref()
-        .map(|c| records::recorded_by_unit(&config, &c.events))
-        .unwrap_or_default();
-    let total = units.len() * config.experiment.evaluations as usize;
+    let recorded = match &previous {
+        Some(c) => records::recorded_by_unit(&config, &c.events),
+        None => vec![runner::Recorded::default(); units.len()],
+    };
+    let work: Vec<(runner::Unit, runner::Recorded)> = units
+        .into_iter()
+        .zip(recorded)
+        .filter(|(u, _)| {
+            opts.shard
+                .is_none_or(|(index, count)| runner::shard_of(u.index, count) == index)
+        })
+        .collect();
+    let runs = work.len();
+    let total = runs * config.experiment.evaluations as usize;
     let display = Display::new(total, opts.quiet);
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -382,9 +420,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         progress: &progress,
     };
     let resume_cmd = format!(
-        "nas run {} --out {} --resume",
+        "nas run {} --out {}{} --resume",
         opts.config.display(),
-        out.display()
+        out.display(),
+        opts.shard
+            .map_or_else(String::new, |(i, n)| format!(" --shard {i}/{n}"))
     );
     let poll = || {
         if interrupted.load(Ordering::SeqCst) {
@@ -392,14 +432,22 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             exit_interrupted(&journal, &in_flight, &resume_cmd);
         }
     };
-    let outcome = runner::run_all(&ctx, &units, recorded, config.experiment.workers, &poll);
+    let outcome = runner::run_all(&ctx, work, config.experiment.workers, &poll);
     display.finish();
     let outcome = outcome?;
-    let table = write_outputs(&out, &config, &manifest)?;
     if let Outcome::Stopped = outcome {
         anyhow::bail!("stopped before the end; resume with: {resume_cmd}");
     }
-    Ok(RunSummary { out, table })
+    let report = opts.shard.is_none().then(|| out.join(report::REPORT));
+    let table = match opts.shard {
+        Some((index, count)) => format!(
+            "shard {index}/{count}: {runs} run(s) done in {}.\nWhen every shard is done: nas merge {}",
+            dir.display(),
+            out.display()
+        ),
+        None => write_outputs(&out, &config, &manifest)?,
+    };
+    Ok(RunSummary { out, table, report })
 }
 
 fn base_manifest(config: &Config, dataset: &nas_eval::data::Dataset) -> Manifest {
@@ -468,4 +516,173 @@ pub fn report(out: &Path) -> Result<String> {
         .into());
     }
     write_outputs(out, &loaded.config, &manifest)
+}
+
+/// Reads every shard under `out/shards/`: (index, config, manifest, journal contents).
+type Shard = (u32, LoadedConfig, Manifest, Contents);
+
+fn read_shards(out: &Path) -> Result<Vec<Shard>, BadInput> {
+    let dir = out.join("shards");
+    let entries =
+        fs::read_dir(&dir).map_err(|e| BadInput::at(&dir, format!("no shards to merge: {e}")))?;
+    let mut shards = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| BadInput::at(&dir, format!("cannot list the shards: {e}")))?
+            .path();
+        let Some(index) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let config = config::load(&path.join(RESOLVED_CONFIG))?;
+        let manifest = read_manifest(&path).map_err(|e| BadInput::at(&path, e.to_string()))?;
+        let contents = journal::read(&path.join(journal::FILE_NAME))?;
+        shards.push((index, config, manifest, contents));
+    }
+    if shards.is_empty() {
+        return Err(BadInput::at(&dir, "holds no shard directories (0, 1, ...)"));
+    }
+    shards.sort_by_key(|s| s.0);
+    Ok(shards)
+}
+
+/// `nas merge DIR`: combines the shard journals under `DIR/shards/` into `DIR`'s journal
+/// and regenerates every output. Refuses shards of another config or nas version; names
+/// missing runs and fails unless `allow_partial`, which writes the tables marked partial.
+pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
+    let shards = read_shards(out)?;
+    let (_, first_config, first_manifest, first) = &shards[0];
+    let config = first_config.config.clone();
+    let hash = config.result_hash();
+    let version = env!("CARGO_PKG_VERSION");
+    let count = first.header.shard.map_or(0, |s| s.1);
+    let units = runner::units(&config);
+    let unit_of: BTreeMap<(String, u32), &runner::Unit> = units
+        .iter()
+        .map(|u| ((u.strategy.clone(), u.repetition), u))
+        .collect();
+    for (index, loaded, _, contents) in &shards {
+        let path = out.join("shards").join(index.to_string());
+        let header = &contents.header;
+        if header.nas_version != version {
+            return Err(BadInput::at(
+                &path,
+                format!("was written by nas {}, this is nas {version}: merge with the version that ran it", header.nas_version),
+            )
+            .into());
+        }
+        if header.config_hash != hash || loaded.config.result_hash() != hash {
+            return Err(BadInput::at(
+                &path,
+                format!(
+                    "belongs to another experiment (config hash {} instead of {})",
+                    &header.config_hash[..16.min(header.config_hash.len())],
+                    &hash[..16]
+                ),
+            )
+            .into());
+        }
+        match header.shard {
+            Some((i, n)) if i == *index && n == count => {}
+            other => {
+                return Err(BadInput::at(
+                    &path,
+                    format!(
+                        "holds {}, expected shard {index}/{count}",
+                        other.map_or("an unsharded journal".into(), |(i, n)| format!(
+                            "shard {i}/{n}"
+                        ))
+                    ),
+                )
+                .into());
+            }
+        }
+        for event in &contents.events {
+            let (strategy, repetition) = records::event_run(event);
+            match unit_of.get(&(strategy.clone(), repetition)) {
+                Some(u) if runner::shard_of(u.index, count) == *index => {}
+                Some(u) => {
+                    return Err(BadInput::at(
+                        &path,
+                        format!(
+                            "holds run {} of shard {}",
+                            u.label(),
+                            runner::shard_of(u.index, count)
+                        ),
+                    )
+                    .into());
+                }
+                None => {
+                    return Err(BadInput::at(
+                        &path,
+                        format!(
+                            "holds run {strategy}/{repetition}, which the config does not have"
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+    }
+    // Every event, grouped by run in canonical order (each run's events keep their order).
+    let mut by_unit: Vec<Vec<&Event>> = vec![Vec::new(); units.len()];
+    for (_, _, _, contents) in &shards {
+        for event in &contents.events {
+            let u = unit_of[&records::event_run(event)];
+            by_unit[u.index].push(event);
+        }
+    }
+    let merged: Vec<Event> = by_unit.into_iter().flatten().cloned().collect();
+    let runs = records::collect(&config, &merged);
+    let missing: Vec<String> = runs
+        .iter()
+        .filter(|r| !r.ended)
+        .map(|r| {
+            format!(
+                "{} (shard {})",
+                r.unit.label(),
+                runner::shard_of(r.unit.index, count)
+            )
+        })
+        .collect();
+    if !missing.is_empty() && !allow_partial {
+        anyhow::bail!(
+            "{} of {} runs are missing or unfinished: {}; finish their shards (re-submit them: they resume) or pass --allow-partial",
+            missing.len(),
+            runs.len(),
+            missing.join(", ")
+        );
+    }
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let header = Header {
+        schema: journal::SCHEMA,
+        nas_version: version.to_string(),
+        config_hash: hash,
+        shard: None,
+    };
+    let mut text = serde_json::to_string(&header).expect("header serializes");
+    text.push('\n');
+    for event in &merged {
+        text.push_str(&journal::line(event));
+    }
+    crate::outputs::write_atomic(&out.join(journal::FILE_NAME), text.as_bytes())?;
+    crate::outputs::write_atomic(&out.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
+    let started = shards
+        .iter()
+        .map(|s| s.2.started.clone())
+        .min()
+        .unwrap_or_else(|| first_manifest.started.clone());
+    let manifest = Manifest {
+        started,
+        ..first_manifest.clone()
+    };
+    let table = write_outputs(out, &config, &manifest)?;
+    Ok(RunSummary {
+        out: out.to_path_buf(),
+        table,
+        report: Some(out.join(report::REPORT)),
+    })
 }

@@ -18,4 +18,5 @@ pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod setup;
+pub mod slurm;
 pub mod stats;

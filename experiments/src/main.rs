@@ -44,9 +44,55 @@ enum Command {
         /// Only these repetition seeds (comma-separated), e.g. `--seeds 3,7`.
         #[arg(long, value_delimiter = ',')]
         seeds: Option<Vec<u32>>,
+        /// Run only shard I of N (0-based), into DIR/shards/I/: run k of the config (in
+        /// order: strategies as listed, then repetitions) belongs to shard k mod N.
+        /// Combine the shards with `nas merge DIR`.
+        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+        shard: Option<(u32, u32)>,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Combine the shard journals under DIR/shards/ and write every output into DIR.
+    Merge {
+        /// The output directory the shards ran into.
+        dir: PathBuf,
+        /// Write the tables even if some runs are missing (marked partial).
+        #[arg(long)]
+        allow_partial: bool,
+    },
+    /// Write (and with --submit, submit) a Slurm job array, one task per shard, and a
+    /// merge job that runs once every task succeeded.
+    Slurm {
+        /// The experiment config (TOML).
+        config: PathBuf,
+        /// Output directory shared by every task (on a shared file system).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of shards (array tasks).
+        #[arg(long)]
+        shards: u32,
+        /// Slurm partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Time limit per task, e.g. 02:00:00.
+        #[arg(long)]
+        time: Option<String>,
+        /// CPUs per task: each task runs that many runs in parallel, one thread each.
+        #[arg(long, default_value_t = 2)]
+        cpus_per_task: u32,
+        /// Memory per task, e.g. 4G.
+        #[arg(long)]
+        mem: Option<String>,
+        /// Slurm account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Folder of the data set's files on the cluster (overrides `data.dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Submit with sbatch and print the job ids.
+        #[arg(long)]
+        submit: bool,
     },
     /// Regenerate every table, report and plot of an output directory from its journal.
     Report {
@@ -76,6 +122,7 @@ fn run() -> Result<()> {
             data_dir,
             strategies,
             seeds,
+            shard,
             quiet,
         } => {
             let summary = experiment::run(&experiment::RunOptions {
@@ -87,12 +134,40 @@ fn run() -> Result<()> {
                 data_dir,
                 strategies,
                 seeds,
+                shard,
                 quiet,
             })?;
-            println!("{}", summary.table);
-            println!(
-                "report: {}",
-                summary.out.join(experiments::report::REPORT).display()
+            print_summary(&summary);
+        }
+        Command::Merge { dir, allow_partial } => {
+            print_summary(&experiment::merge(&dir, allow_partial)?);
+        }
+        Command::Slurm {
+            config,
+            out,
+            shards,
+            partition,
+            time,
+            cpus_per_task,
+            mem,
+            account,
+            data_dir,
+            submit,
+        } => {
+            print!(
+                "{}",
+                experiments::slurm::slurm(&experiments::slurm::SlurmOptions {
+                    config,
+                    out,
+                    shards,
+                    partition,
+                    time,
+                    cpus_per_task,
+                    mem,
+                    account,
+                    data_dir,
+                    submit,
+                })?
             );
         }
         Command::Report { dir } => {
@@ -107,6 +182,32 @@ fn run() -> Result<()> {
         Command::Space { config, samples } => commands::space(&config, samples)?,
     }
     Ok(())
+}
+
+fn print_summary(summary: &experiment::RunSummary) {
+    println!("{}", summary.table);
+    if let Some(report) = &summary.report {
+        println!("report: {}", report.display());
+    }
+}
+
+/// Parses `I/N` with I < N.
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not I/N, e.g. 0/4"))?;
+    let i: u32 = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{i}` is not a shard index"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a shard count"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N (0-based)"));
+    }
+    Ok((i, n))
 }
 
 fn main() -> ExitCode {

@@ -41,6 +41,15 @@ impl RunRecord {
     }
 }
 
+/// The run an event belongs to: (strategy, repetition).
+pub fn event_run(event: &Event) -> (String, u32) {
+    match event {
+        Event::Trial(t) => (t.strategy.clone(), t.repetition),
+        Event::Final(f) => (f.strategy.clone(), f.repetition),
+        Event::RunEnd(e) => (e.strategy.clone(), e.repetition),
+    }
+}
+
 /// Groups journal events by run. Events of runs that are not in the config are ignored
 /// by the caller's check (see [`foreign_runs`]).
 pub fn recorded_by_unit(config: &Config, events: &[Event]) -> Vec<Recorded> {
@@ -51,12 +60,7 @@ pub fn recorded_by_unit(config: &Config, events: &[Event]) -> Vec<Recorded> {
         .collect();
     let mut out = vec![Recorded::default(); units.len()];
     for event in events {
-        let (strategy, repetition) = match event {
-            Event::Trial(t) => (&t.strategy, t.repetition),
-            Event::Final(f) => (&f.strategy, f.repetition),
-            Event::RunEnd(e) => (&e.strategy, e.repetition),
-        };
-        let Some(&i) = index.get(&(strategy.clone(), repetition)) else {
+        let Some(&i) = index.get(&event_run(event)) else {
             continue;
         };
         match event {
@@ -79,11 +83,7 @@ pub fn foreign_runs(config: &Config, events: &[Event]) -> Vec<String> {
         .collect();
     let mut foreign: Vec<String> = events
         .iter()
-        .map(|e| match e {
-            Event::Trial(t) => (t.strategy.clone(), t.repetition),
-            Event::Final(f) => (f.strategy.clone(), f.repetition),
-            Event::RunEnd(e) => (e.strategy.clone(), e.repetition),
-        })
+        .map(event_run)
         .filter(|k| !known.contains(k))
         .map(|(s, r)| format!("{s}/{r}"))
         .collect();

@@ -27,7 +27,7 @@ use crate::error::BadInput;
 use crate::journal::{Event, FinalEval, Journal, RunEnd};
 
 /// One run: a strategy and a repetition seed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Unit {
     /// Position in the canonical order (strategies as configured, then repetitions).
     pub index: usize,
@@ -49,6 +49,13 @@ impl Unit {
     pub fn label(&self) -> String {
         format!("{}/{}", self.strategy, self.repetition)
     }
+}
+
+/// The shard (0-based `index` of `count`) that runs a unit: units are dealt round-robin
+/// in canonical order, so unit `k` belongs to shard `k mod count`. Every unit is in
+/// exactly one shard, and strategies spread evenly over the shards.
+pub fn shard_of(unit_index: usize, count: u32) -> u32 {
+    (unit_index % count as usize) as u32
 }
 
 /// Every run of a config, in canonical order.
@@ -316,19 +323,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Runs every unit on `workers` threads; returns the first error, after stopping the
-/// other runs at their next trial boundary. `recorded` holds what the journal already has
-/// for each unit (by unit index).
+/// Runs the given units (each with what the journal already holds for it) on `workers`
+/// threads, in the given order; returns the first error, after stopping the other runs at
+/// their next trial boundary.
 pub fn run_all(
     ctx: &RunContext<'_>,
-    units: &[Unit],
-    mut recorded: Vec<Recorded>,
+    work: Vec<(Unit, Recorded)>,
     workers: usize,
     poll: &(dyn Fn() + Sync),
 ) -> Result<Outcome> {
-    recorded.resize_with(units.len(), Recorded::default);
-    let queue: Mutex<Vec<(Unit, Recorded)>> =
-        Mutex::new(units.iter().cloned().zip(recorded).rev().collect());
+    let queue: Mutex<Vec<(Unit, Recorded)>> = Mutex::new(work.into_iter().rev().collect());
     let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let running = AtomicUsize::new(workers.max(1));
     std::thread::scope(|scope| {
@@ -365,4 +369,35 @@ pub fn run_all(
         return Ok(Outcome::Stopped);
     }
     Ok(Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unit_is_in_exactly_one_shard() {
+        for units in [1usize, 7, 10, 25, 150] {
+            for count in (1..=10).chain([units as u32, units as u32 + 5, 1000]) {
+                let mut seen = vec![0; units];
+                for shard in 0..count {
+                    for (u, seen) in seen.iter_mut().enumerate() {
+                        if shard_of(u, count) == shard {
+                            *seen += 1;
+                        }
+                    }
+                }
+                assert!(
+                    seen.iter().all(|&n| n == 1),
+                    "{units} units, {count} shards"
+                );
+                // Balanced: shard sizes differ by at most one.
+                let sizes: Vec<usize> = (0..count)
+                    .map(|s| (0..units).filter(|&u| shard_of(u, count) == s).count())
+                    .collect();
+                let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+                assert!(max - min <= 1, "{sizes:?}");
+            }
+        }
+    }
 }
