@@ -87,6 +87,9 @@ pub struct Config {
     /// How a trial trains (batch, optimizer, learning rate, threads).
     #[serde(default)]
     pub training: TrainParams,
+    /// How `nas tabulate` records the space.
+    #[serde(default)]
+    pub tabulate: TabulateSection,
     /// The strategies to compare, in report order.
     #[serde(rename = "strategy", default)]
     pub strategies: Vec<StrategySection>,
@@ -113,6 +116,11 @@ pub struct ExperimentSection {
     /// Optional cap on the training epochs a run may spend (cached trials cost nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_train_epochs: Option<f64>,
+    /// Optional cap on the recorded training seconds a run may spend: a simulated clock,
+    /// only with the tabular evaluator (measured seconds would make results depend on the
+    /// machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_train_seconds: Option<f64>,
     /// Runs executed in parallel. Never changes results.
     #[serde(default = "one")]
     pub workers: usize,
@@ -157,6 +165,8 @@ pub enum EvaluatorKind {
     /// Train every trial on the data (nas-eval).
     #[default]
     Train,
+    /// Look every trial up in a table made by `nas tabulate`.
+    Tabular,
 }
 
 /// `[evaluator]`
@@ -166,6 +176,47 @@ pub struct EvaluatorSection {
     /// The evaluator.
     #[serde(default)]
     pub kind: EvaluatorKind,
+    /// The table directory (for `kind = "tabular"`), relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<PathBuf>,
+}
+
+fn default_tabulate_seeds() -> u32 {
+    2
+}
+
+fn default_max_architectures() -> u64 {
+    5000
+}
+
+fn default_chunk() -> u32 {
+    25
+}
+
+/// `[tabulate]`: how `nas tabulate` records the whole space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TabulateSection {
+    /// Training seeds per architecture (K).
+    #[serde(default = "default_tabulate_seeds")]
+    pub seeds: u32,
+    /// Refuse spaces larger than this (raise it knowingly: every architecture is trained
+    /// K times).
+    #[serde(default = "default_max_architectures")]
+    pub max_architectures: u64,
+    /// Architectures per unit of work (the grain of workers, shards and resume).
+    #[serde(default = "default_chunk")]
+    pub chunk: u32,
+}
+
+impl Default for TabulateSection {
+    fn default() -> Self {
+        TabulateSection {
+            seeds: default_tabulate_seeds(),
+            max_architectures: default_max_architectures(),
+            chunk: default_chunk(),
+        }
+    }
 }
 
 /// One `[[strategy]]`.
@@ -192,6 +243,17 @@ impl StrategySection {
 }
 
 impl Config {
+    /// Checks what `nas run` needs beyond a valid config: at least one strategy.
+    pub fn check_runnable(&self) -> Result<(), (String, String)> {
+        if self.strategies.is_empty() {
+            return Err((
+                "strategy".into(),
+                "no strategies: add at least one [[strategy]] with kind = \"random\", \"genetic\", \"evolution\", \"reinforce\" or \"qlearning\"".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The repetition seeds, in order.
     pub fn repetition_seeds(&self) -> Vec<u32> {
         match (&self.experiment.seeds, self.experiment.repetitions) {
@@ -370,6 +432,21 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             "a positive number of epochs",
         ));
     }
+    if let Some(m) = e.max_train_seconds {
+        if !(m.is_finite() && m > 0.0) {
+            return Err(invalid(
+                "experiment.max_train_seconds",
+                m,
+                "a positive number of seconds",
+            ));
+        }
+        if config.evaluator.kind != EvaluatorKind::Tabular {
+            return Err((
+                "experiment.max_train_seconds".into(),
+                "a budget in training seconds needs the tabular evaluator (evaluator.kind = \"tabular\"), whose recorded seconds are the same on every machine; with real training use max_train_epochs".into(),
+            ));
+        }
+    }
     if e.workers == 0 || e.workers > MAX_WORKERS {
         return Err(invalid(
             "experiment.workers",
@@ -404,10 +481,37 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
         .training
         .check()
         .map_err(|e| core_error("training", e))?;
-    if config.strategies.is_empty() {
-        return Err((
-            "strategy".into(),
-            "no strategies: add at least one [[strategy]] with kind = \"random\", \"genetic\", \"evolution\", \"reinforce\" or \"qlearning\"".into(),
+    match (config.evaluator.kind, &config.evaluator.table) {
+        (EvaluatorKind::Tabular, None) => {
+            return Err((
+                "evaluator.table".into(),
+                "missing: the tabular evaluator needs `table = \"<directory made by nas tabulate>\"`".into(),
+            ));
+        }
+        (EvaluatorKind::Train, Some(_)) => {
+            return Err((
+                "evaluator.table".into(),
+                "only used with kind = \"tabular\"".into(),
+            ));
+        }
+        _ => {}
+    }
+    let t = &config.tabulate;
+    if t.seeds == 0 || t.seeds > 1000 {
+        return Err(invalid(
+            "tabulate.seeds",
+            t.seeds,
+            "an integer from 1 to 1000",
+        ));
+    }
+    if t.max_architectures == 0 {
+        return Err(invalid("tabulate.max_architectures", 0, "at least 1"));
+    }
+    if t.chunk == 0 || t.chunk > 100_000 {
+        return Err(invalid(
+            "tabulate.chunk",
+            t.chunk,
+            "an integer from 1 to 100000",
         ));
     }
     let names = config.strategy_names();

@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use nas_core::{SearchSpace, Trial};
+use nas_core::{Evaluator, SearchSpace, Trial};
+
+use crate::runner::Plan;
 
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::BadInput;
 use crate::journal::{self, Contents, Event, Header, Journal};
 use crate::manifest::{self, Manifest};
 use crate::records;
-use crate::registry;
 use crate::report;
 use crate::runner::{self, Outcome, Progress, RunContext};
 use crate::setup;
@@ -172,6 +173,7 @@ fn config_diff(old: &str, new: &str) -> String {
 fn open_journal(
     out: &Path,
     config: &Config,
+    units: &[runner::Unit],
     resume: bool,
     shard: Option<(u32, u32)>,
 ) -> Result<(Journal, Option<Contents>), BadInput> {
@@ -205,7 +207,7 @@ fn open_journal(
                 format!("holds {}, not {}", show(contents.header.shard), show(shard)),
             ));
         }
-        let foreign = records::foreign_runs(config, &contents.events);
+        let foreign = records::foreign_runs(units, &contents.events);
         if !foreign.is_empty() {
             return Err(BadInput::at(
                 &path,
@@ -343,9 +345,88 @@ fn exit_interrupted(
     })
 }
 
+/// The generic part of executing a plan, shared by `nas run` and `nas tabulate`.
+pub struct Execution<'a> {
+    /// What to run.
+    pub plan: &'a dyn Plan,
+    /// The checked space.
+    pub space: &'a SearchSpace,
+    /// Scores trials.
+    pub evaluator: &'a dyn Evaluator,
+    /// The open journal.
+    pub journal: &'a Journal,
+    /// What the journal held when resuming.
+    pub previous: Option<&'a Contents>,
+    /// Only this shard's runs.
+    pub shard: Option<(u32, u32)>,
+    /// Runs in parallel.
+    pub workers: usize,
+    /// No progress output.
+    pub quiet: bool,
+    /// The command that resumes, for the interruption message.
+    pub resume_cmd: &'a str,
+}
+
+/// Runs every (remaining) run of a plan with progress display and signal handling;
+/// returns how many runs were in scope.
+pub fn execute(x: &Execution<'_>) -> Result<usize> {
+    let units = x.plan.units();
+    let recorded = match x.previous {
+        Some(c) => records::recorded_by_unit(&units, &c.events),
+        None => vec![runner::Recorded::default(); units.len()],
+    };
+    let work: Vec<(runner::Unit, runner::Recorded)> = units
+        .into_iter()
+        .zip(recorded)
+        .filter(|(u, _)| {
+            x.shard
+                .is_none_or(|(index, count)| runner::shard_of(u.index, count) == index)
+        })
+        .collect();
+    let runs = work.len();
+    let total: usize = work
+        .iter()
+        .map(|(u, _)| x.plan.evaluations(u) as usize)
+        .sum();
+    let display = Display::new(total, x.quiet);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, interrupted.clone())
+            .context("cannot install the signal handler")?;
+    }
+    let stop = AtomicBool::new(false);
+    let in_flight = Mutex::new(BTreeMap::new());
+    let progress = |p: Progress| display.on(p);
+    let ctx = RunContext {
+        plan: x.plan,
+        space: x.space,
+        evaluator: x.evaluator,
+        journal: x.journal,
+        stop: &stop,
+        in_flight: &in_flight,
+        progress: &progress,
+    };
+    let poll = || {
+        if interrupted.load(Ordering::SeqCst) {
+            display.finish();
+            exit_interrupted(x.journal, &in_flight, x.resume_cmd);
+        }
+    };
+    let outcome = runner::run_all(&ctx, work, x.workers, &poll);
+    display.finish();
+    if let Outcome::Stopped = outcome? {
+        anyhow::bail!("stopped before the end; resume with: {}", x.resume_cmd);
+    }
+    Ok(runs)
+}
+
 /// `nas run`.
 pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let mut loaded = config::load(&opts.config)?;
+    loaded
+        .config
+        .check_runnable()
+        .map_err(|(field, message)| loaded.error(&field, message))?;
     apply_overrides(&mut loaded, opts)?;
     let config = loaded.config.clone();
     let out = opts
@@ -370,7 +451,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let dataset = Arc::new(setup::load_dataset(&loaded, opts.data_dir.as_deref())?);
     let space = setup::space(&loaded, &dataset)?;
     let evaluator = setup::evaluator(&loaded, dataset.clone())?;
-    let (journal, previous) = open_journal(&dir, &config, opts.resume, opts.shard)?;
+    let plan = runner::ExperimentPlan {
+        config: &config,
+        space: &space,
+    };
+    let units = plan.units();
+    let (journal, previous) = open_journal(&dir, &config, &units, opts.resume, opts.shard)?;
 
     let manifest = Manifest {
         started: previous
@@ -381,44 +467,6 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     };
     crate::outputs::write_atomic(&dir.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
     write_manifest(&dir, &manifest)?;
-
-    let units = runner::units(&config);
-    let recorded = match &previous {
-        Some(c) => records::recorded_by_unit(&config, &c.events),
-        None => vec![runner::Recorded::default(); units.len()],
-    };
-    let work: Vec<(runner::Unit, runner::Recorded)> = units
-        .into_iter()
-        .zip(recorded)
-        .filter(|(u, _)| {
-            opts.shard
-                .is_none_or(|(index, count)| runner::shard_of(u.index, count) == index)
-        })
-        .collect();
-    let runs = work.len();
-    let total = runs * config.experiment.evaluations as usize;
-    let display = Display::new(total, opts.quiet);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, interrupted.clone())
-            .context("cannot install the signal handler")?;
-    }
-    let stop = AtomicBool::new(false);
-    let in_flight = Mutex::new(BTreeMap::new());
-    let factory = |section: &config::StrategySection, space: &SearchSpace, unit: &runner::Unit| {
-        registry::build(section, space, unit, &config)
-    };
-    let progress = |p: Progress| display.on(p);
-    let ctx = RunContext {
-        config: &config,
-        space: &space,
-        evaluator: &evaluator,
-        factory: &factory,
-        journal: &journal,
-        stop: &stop,
-        in_flight: &in_flight,
-        progress: &progress,
-    };
     let resume_cmd = format!(
         "nas run {} --out {}{} --resume",
         opts.config.display(),
@@ -426,18 +474,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         opts.shard
             .map_or_else(String::new, |(i, n)| format!(" --shard {i}/{n}"))
     );
-    let poll = || {
-        if interrupted.load(Ordering::SeqCst) {
-            display.finish();
-            exit_interrupted(&journal, &in_flight, &resume_cmd);
-        }
-    };
-    let outcome = runner::run_all(&ctx, work, config.experiment.workers, &poll);
-    display.finish();
-    let outcome = outcome?;
-    if let Outcome::Stopped = outcome {
-        anyhow::bail!("stopped before the end; resume with: {resume_cmd}");
-    }
+    let runs = execute(&Execution {
+        plan: &plan,
+        space: &space,
+        evaluator: &evaluator,
+        journal: &journal,
+        previous: previous.as_ref(),
+        shard: opts.shard,
+        workers: config.experiment.workers,
+        quiet: opts.quiet,
+        resume_cmd: &resume_cmd,
+    })?;
     let report = opts.shard.is_none().then(|| out.join(report::REPORT));
     let table = match opts.shard {
         Some((index, count)) => format!(
@@ -487,7 +534,7 @@ fn write_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
 /// Derives every table, report and plot from the journal; returns the summary table.
 pub fn write_outputs(out: &Path, config: &Config, manifest: &Manifest) -> Result<String> {
     let contents = journal::read(&out.join(journal::FILE_NAME))?;
-    let runs = records::collect(config, &contents.events);
+    let runs = records::collect(&runner::units(config), &contents.events);
     let partial = runs.iter().any(|r| !r.ended);
     let manifest = Manifest {
         finished: Some(manifest::now_utc()),
@@ -636,7 +683,7 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
         }
     }
     let merged: Vec<Event> = by_unit.into_iter().flatten().cloned().collect();
-    let runs = records::collect(&config, &merged);
+    let runs = records::collect(&units, &merged);
     let missing: Vec<String> = runs
         .iter()
         .filter(|r| !r.ended)

@@ -168,6 +168,7 @@ pub fn read(path: &Path) -> Result<Contents, BadInput> {
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    sync_each: bool,
 }
 
 impl Journal {
@@ -181,9 +182,13 @@ impl Journal {
         let journal = Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            sync_each: true,
         };
         journal
-            .write_line(&serde_json::to_string(header).expect("header serializes"))
+            .write_line(
+                &serde_json::to_string(header).expect("header serializes"),
+                true,
+            )
             .map_err(|e| BadInput::at(path, e.to_string()))?;
         Ok(journal)
     }
@@ -203,15 +208,37 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            sync_each: true,
         })
     }
 
-    /// Appends an event and waits until it is on disk.
-    pub fn append(&self, event: &Event) -> std::io::Result<()> {
-        self.write_line(&serde_json::to_string(event).expect("events serialize"))
+    /// Only sync at the end of each run, not after every trial: for evaluators whose
+    /// trials cost nothing to redo (a table lookup), where an fsync per trial would be
+    /// the whole cost. A crash may then lose the trials of unfinished runs, which a resume
+    /// redoes; ended runs are always on disk.
+    pub fn sync_at_run_end_only(mut self) -> Self {
+        self.sync_each = false;
+        self
     }
 
-    fn write_line(&self, line: &str) -> std::io::Result<()> {
+    /// Appends an event and (unless [`Journal::sync_at_run_end_only`]) waits until it is
+    /// on disk.
+    pub fn append(&self, event: &Event) -> std::io::Result<()> {
+        self.write_line(
+            &serde_json::to_string(event).expect("events serialize"),
+            self.sync_each,
+        )
+    }
+
+    /// Appends an event and waits until it (and every line before it) is on disk.
+    pub fn append_durable(&self, event: &Event) -> std::io::Result<()> {
+        self.write_line(
+            &serde_json::to_string(event).expect("events serialize"),
+            true,
+        )
+    }
+
+    fn write_line(&self, line: &str, sync: bool) -> std::io::Result<()> {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
@@ -220,7 +247,7 @@ impl Journal {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(&bytes)
             .and_then(|()| file.flush())
-            .and_then(|()| file.sync_data())
+            .and_then(|()| if sync { file.sync_data() } else { Ok(()) })
             .map_err(|e| {
                 std::io::Error::new(
                     e.kind(),

@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use nas_core::{History, Status, Trial};
 
-use crate::config::Config;
 use crate::journal::{Event, FinalEval};
-use crate::runner::{Recorded, Unit, units};
+use crate::runner::{Recorded, Unit};
 
 /// One run's record.
 #[derive(Debug, Clone)]
@@ -52,8 +51,7 @@ pub fn event_run(event: &Event) -> (String, u32) {
 
 /// Groups journal events by run. Events of runs that are not in the config are ignored
 /// by the caller's check (see [`foreign_runs`]).
-pub fn recorded_by_unit(config: &Config, events: &[Event]) -> Vec<Recorded> {
-    let units = units(config);
+pub fn recorded_by_unit(units: &[Unit], events: &[Event]) -> Vec<Recorded> {
     let index: BTreeMap<(String, u32), usize> = units
         .iter()
         .map(|u| ((u.strategy.clone(), u.repetition), u.index))
@@ -76,10 +74,10 @@ pub fn recorded_by_unit(config: &Config, events: &[Event]) -> Vec<Recorded> {
 }
 
 /// Runs named in the journal that the config does not have (`strategy/repetition`).
-pub fn foreign_runs(config: &Config, events: &[Event]) -> Vec<String> {
-    let known: Vec<(String, u32)> = units(config)
-        .into_iter()
-        .map(|u| (u.strategy, u.repetition))
+pub fn foreign_runs(units: &[Unit], events: &[Event]) -> Vec<String> {
+    let known: std::collections::BTreeSet<(String, u32)> = units
+        .iter()
+        .map(|u| (u.strategy.clone(), u.repetition))
         .collect();
     let mut foreign: Vec<String> = events
         .iter()
@@ -92,11 +90,12 @@ pub fn foreign_runs(config: &Config, events: &[Event]) -> Vec<String> {
     foreign
 }
 
-/// Every run of the config with what the journal holds for it, in canonical order.
-pub fn collect(config: &Config, events: &[Event]) -> Vec<RunRecord> {
-    units(config)
-        .into_iter()
-        .zip(recorded_by_unit(config, events))
+/// Every run with what the journal holds for it, in canonical order.
+pub fn collect(units: &[Unit], events: &[Event]) -> Vec<RunRecord> {
+    units
+        .iter()
+        .cloned()
+        .zip(recorded_by_unit(units, events))
         .map(|(unit, rec)| RunRecord {
             unit,
             trials: rec.trials.into_values().collect(),

@@ -1,5 +1,5 @@
-//! Execution: every (strategy x repetition) run, on a pool of workers, recorded in the
-//! journal as it goes.
+//! Execution: every run of a plan, on a pool of workers, recorded in the journal as it
+//! goes.
 //!
 //! A run is a sequential ask-evaluate-tell loop: its seeds derive from (experiment seed,
 //! strategy name, repetition seed) only, so runs can execute in any order on any number of
@@ -11,6 +11,9 @@
 //! again, and told the recorded trials, which restores its exact state (and checks that
 //! the journal belongs to this config: every replayed proposal must match the record).
 //! Killed trials are not replayed; they are run again.
+//!
+//! What a run does is a [`Plan`]: the comparison of strategies ([`ExperimentPlan`]) and
+//! the tabulation of a whole space (`crate::tabular`) share this machinery.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -18,11 +21,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, anyhow};
 use nas_core::{
-    Budget, EvalRequest, Evaluator, History, Metrics, RunSeeds, SearchSpace, Status, Strategy,
-    Trial,
+    Architecture, Budget, EvalRequest, Evaluator, History, Metrics, RunSeeds, SearchSpace, Status,
+    Strategy, Trial,
 };
 
-use crate::config::{Config, StrategySection};
+use crate::config::Config;
 use crate::error::BadInput;
 use crate::journal::{Event, FinalEval, Journal, RunEnd};
 
@@ -76,9 +79,88 @@ pub fn units(config: &Config) -> Vec<Unit> {
         .collect()
 }
 
-/// Builds a fresh strategy for a run.
-pub type StrategyFactory<'a> =
-    dyn Fn(&StrategySection, &SearchSpace, &Unit) -> Result<Box<dyn Strategy>> + Sync + 'a;
+/// What the runs of an experiment are and how each one goes.
+pub trait Plan: Sync {
+    /// Every run, in canonical order (`index` = position).
+    fn units(&self) -> Vec<Unit>;
+    /// A fresh strategy for a run.
+    fn strategy(&self, unit: &Unit) -> Result<Box<dyn Strategy>>;
+    /// Most trials of a run.
+    fn evaluations(&self, unit: &Unit) -> u32;
+    /// The seed of trial `index` of a run (which proposed `arch`).
+    fn trial_seed(&self, unit: &Unit, index: u32, arch: &Architecture) -> u64;
+    /// True when a run must stop before its next trial, given what it has spent.
+    fn exhausted(&self, spent: &Spent) -> bool;
+    /// The per-trial training budget.
+    fn budget(&self) -> &Budget;
+    /// Also score every trial on the test set (tabulation), rather than only the best
+    /// architecture of each run at the end.
+    fn test_every_trial(&self) -> bool {
+        false
+    }
+    /// Retrain each run's best architecture at the end and score it on the test set.
+    fn final_test(&self) -> bool;
+}
+
+/// What a run has spent so far (cached trials cost nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Spent {
+    /// Training epochs.
+    pub epochs: f64,
+    /// Recorded training seconds (deterministic only for recorded, tabular, metrics).
+    pub seconds: f64,
+}
+
+impl Spent {
+    fn add(&mut self, trial: &Trial) {
+        if let Some(m) = trial.metrics.as_ref().filter(|_| !trial.cached) {
+            self.epochs += m.epochs;
+            self.seconds += m.train_seconds;
+        }
+    }
+}
+
+/// The comparison of the strategies of a config: one run per (strategy, repetition seed).
+pub struct ExperimentPlan<'a> {
+    /// The experiment.
+    pub config: &'a Config,
+    /// The checked space strategies search.
+    pub space: &'a SearchSpace,
+}
+
+impl Plan for ExperimentPlan<'_> {
+    fn units(&self) -> Vec<Unit> {
+        units(self.config)
+    }
+
+    fn strategy(&self, unit: &Unit) -> Result<Box<dyn Strategy>> {
+        let section = &self.config.strategies[unit.strategy_index];
+        crate::registry::build(section, self.space, unit, self.config)
+    }
+
+    fn evaluations(&self, _unit: &Unit) -> u32 {
+        self.config.experiment.evaluations
+    }
+
+    fn trial_seed(&self, unit: &Unit, index: u32, _arch: &Architecture) -> u64 {
+        unit.seeds(self.config.experiment.seed)
+            .trial_seed(u64::from(index))
+    }
+
+    fn exhausted(&self, spent: &Spent) -> bool {
+        let e = &self.config.experiment;
+        e.max_train_epochs.is_some_and(|max| spent.epochs >= max)
+            || e.max_train_seconds.is_some_and(|max| spent.seconds >= max)
+    }
+
+    fn budget(&self) -> &Budget {
+        &self.config.budget
+    }
+
+    fn final_test(&self) -> bool {
+        self.config.experiment.final_test
+    }
+}
 
 /// What a run has in the journal already (for resume).
 #[derive(Debug, Clone, Default)]
@@ -114,14 +196,12 @@ pub enum Progress {
 
 /// Everything a run needs.
 pub struct RunContext<'a> {
-    /// The experiment.
-    pub config: &'a Config,
-    /// The checked space.
+    /// What the runs are.
+    pub plan: &'a dyn Plan,
+    /// The checked space (every proposal must be in it).
     pub space: &'a SearchSpace,
     /// Scores trials.
     pub evaluator: &'a dyn Evaluator,
-    /// Builds strategies.
-    pub factory: &'a StrategyFactory<'a>,
     /// Where events go.
     pub journal: &'a Journal,
     /// Set to stop every run at its next trial boundary.
@@ -141,29 +221,20 @@ pub enum Outcome {
     Stopped,
 }
 
-fn budget_exhausted(config: &Config, epochs_used: f64) -> bool {
-    config
-        .experiment
-        .max_train_epochs
-        .is_some_and(|max| epochs_used >= max)
-}
-
 /// Runs (or resumes) one unit to its end.
 pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result<Outcome> {
-    let config = ctx.config;
+    let plan = ctx.plan;
     if recorded.ended {
         (ctx.progress)(Progress::RunDone { unit: unit.index });
         return Ok(Outcome::Done);
     }
-    let section = &config.strategies[unit.strategy_index];
-    let seeds = unit.seeds(config.experiment.seed);
-    let mut strategy = (ctx.factory)(section, ctx.space, unit)
+    let mut strategy = plan
+        .strategy(unit)
         .with_context(|| format!("cannot build strategy {}", unit.label()))?;
     let mut history = History::new();
-    let mut epochs_used = 0.0;
-    let budget = &config.budget;
-    for index in 0..config.experiment.evaluations {
-        if budget_exhausted(config, epochs_used) {
+    let mut spent = Spent::default();
+    for index in 0..plan.evaluations(unit) {
+        if plan.exhausted(&spent) {
             break;
         }
         let replay = recorded.trials.get(&index);
@@ -179,7 +250,7 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
                 unit.label()
             )
         })?;
-        let seed = seeds.trial_seed(u64::from(index));
+        let seed = plan.trial_seed(unit, index, &arch);
         let trial = match replay {
             Some(rec) => {
                 if rec.arch != arch || rec.seed != seed {
@@ -204,7 +275,7 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
                         }),
                         ..prev.clone()
                     },
-                    None => evaluate(ctx, unit, index, seed, arch, budget),
+                    None => evaluate(ctx, unit, index, seed, arch),
                 };
                 ctx.journal
                     .append(&Event::Trial(trial.clone()))
@@ -212,9 +283,7 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
                 trial
             }
         };
-        if !trial.cached {
-            epochs_used += trial.metrics.as_ref().map_or(0.0, |m| m.epochs);
-        }
+        spent.add(&trial);
         history.push(trial.clone());
         strategy.tell(&trial).with_context(|| {
             format!(
@@ -229,20 +298,20 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
             replayed: replay.is_some(),
         });
     }
-    if config.experiment.final_test
+    if plan.final_test()
         && recorded.final_eval.is_none()
         && let Some(best) = history.best()
     {
         if ctx.stop.load(Ordering::SeqCst) {
             return Ok(Outcome::Stopped);
         }
-        let final_eval = evaluate_final(ctx, unit, best, budget);
+        let final_eval = evaluate_final(ctx, unit, best);
         ctx.journal
             .append(&Event::Final(final_eval))
             .context("the journal could not be written")?;
     }
     ctx.journal
-        .append(&Event::RunEnd(RunEnd {
+        .append_durable(&Event::RunEnd(RunEnd {
             strategy: unit.strategy.clone(),
             repetition: unit.repetition,
             trials: history.len() as u32,
@@ -253,14 +322,7 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
 }
 
 /// Evaluates one new trial; an evaluator error becomes a `failed` trial.
-fn evaluate(
-    ctx: &RunContext<'_>,
-    unit: &Unit,
-    index: u32,
-    seed: u64,
-    arch: nas_core::Architecture,
-    budget: &Budget,
-) -> Trial {
+fn evaluate(ctx: &RunContext<'_>, unit: &Unit, index: u32, seed: u64, arch: Architecture) -> Trial {
     let mut trial = Trial {
         strategy: unit.strategy.clone(),
         repetition: unit.repetition,
@@ -275,9 +337,9 @@ fn evaluate(
     lock(ctx.in_flight).insert(unit.index, trial.clone());
     let request = EvalRequest {
         arch: &trial.arch,
-        budget,
+        budget: ctx.plan.budget(),
         seed,
-        test: false,
+        test: ctx.plan.test_every_trial(),
     };
     match ctx.evaluator.evaluate(&request) {
         Ok(eval) => {
@@ -296,10 +358,10 @@ fn evaluate(
 
 /// Retrains the run's best architecture with its trial seed (the same network) and
 /// scores it on the test set.
-fn evaluate_final(ctx: &RunContext<'_>, unit: &Unit, best: &Trial, budget: &Budget) -> FinalEval {
+fn evaluate_final(ctx: &RunContext<'_>, unit: &Unit, best: &Trial) -> FinalEval {
     let request = EvalRequest {
         arch: &best.arch,
-        budget,
+        budget: ctx.plan.budget(),
         seed: best.seed,
         test: true,
     };
