@@ -273,6 +273,19 @@ impl Config {
         toml::to_string(self).expect("a config always serializes")
     }
 
+    /// The hash a journal of `kind` is tied to: [`Config::result_hash`], without the
+    /// strategies for a tabulation (which does not use them).
+    pub fn journal_hash(&self, kind: crate::journal::JournalKind) -> String {
+        match kind {
+            crate::journal::JournalKind::Run => self.result_hash(),
+            crate::journal::JournalKind::Tabulate => Config {
+                strategies: Vec::new(),
+                ..self.clone()
+            }
+            .result_hash(),
+        }
+    }
+
     /// SHA-256 of the resolved config without the settings that cannot change results
     /// (`experiment.workers`, `training.threads`): two runs with the same hash produce
     /// the same tables.
@@ -481,6 +494,12 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
         .training
         .check()
         .map_err(|e| core_error("training", e))?;
+    if config.training.subset_seed != 0 {
+        return Err((
+            "training.subset_seed".into(),
+            "is derived from experiment.seed by nas (every trial of an experiment trains on the same subset); remove it".into(),
+        ));
+    }
     match (config.evaluator.kind, &config.evaluator.table) {
         (EvaluatorKind::Tabular, None) => {
             return Err((

@@ -15,12 +15,13 @@ use crate::runner::Plan;
 
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::BadInput;
-use crate::journal::{self, Contents, Event, Header, Journal};
+use crate::journal::{self, Contents, Event, Header, Journal, JournalKind};
 use crate::manifest::{self, Manifest};
 use crate::records;
 use crate::report;
 use crate::runner::{self, Outcome, Progress, RunContext};
 use crate::setup;
+use crate::tabular;
 
 /// Name of the resolved config in an output directory.
 pub const RESOLVED_CONFIG: &str = "config.resolved.toml";
@@ -173,12 +174,13 @@ fn config_diff(old: &str, new: &str) -> String {
 fn open_journal(
     out: &Path,
     config: &Config,
+    kind: JournalKind,
     units: &[runner::Unit],
     resume: bool,
     shard: Option<(u32, u32)>,
 ) -> Result<(Journal, Option<Contents>), BadInput> {
     let path = out.join(journal::FILE_NAME);
-    let hash = config.result_hash();
+    let hash = config.journal_hash(kind);
     if resume && path.exists() && !has_complete_line(&path) {
         // Killed while writing the header: nothing was recorded yet; start the journal anew.
         fs::remove_file(&path)
@@ -186,6 +188,15 @@ fn open_journal(
     }
     if resume && path.exists() {
         let contents = journal::read(&path)?;
+        if contents.header.kind != kind {
+            return Err(BadInput::at(
+                &path,
+                format!(
+                    "records a {:?} journal, not a {kind:?} one: use another --out",
+                    contents.header.kind
+                ),
+            ));
+        }
         if contents.header.config_hash != hash {
             let old = fs::read_to_string(out.join(RESOLVED_CONFIG)).unwrap_or_default();
             return Err(BadInput::at(
@@ -221,6 +232,7 @@ fn open_journal(
         return Ok((journal, Some(contents)));
     }
     let header = Header {
+        kind,
         schema: journal::SCHEMA,
         nas_version: env!("CARGO_PKG_VERSION").to_string(),
         config_hash: hash,
@@ -433,37 +445,36 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&config.experiment.name));
-    if let Some((index, count)) = opts.shard
-        && (count == 0 || index >= count)
-    {
-        return Err(BadInput::new(format!(
-            "--shard {index}/{count}: the shard index must be below the shard count (0-based: 0/{count} .. {}/{count})",
-            count.saturating_sub(1)
-        ))
-        .into());
-    }
+    check_shard(opts.shard)?;
     let dir = match opts.shard {
         Some((index, _)) => out.join("shards").join(index.to_string()),
         None => out.clone(),
     };
     let _lock = prepare_out_dir(&dir, opts.resume)?;
 
-    let dataset = Arc::new(setup::load_dataset(&loaded, opts.data_dir.as_deref())?);
-    let space = setup::space(&loaded, &dataset)?;
-    let evaluator = setup::evaluator(&loaded, dataset.clone())?;
+    let scorer = setup::scorer(&loaded, opts.data_dir.as_deref())?;
     let plan = runner::ExperimentPlan {
         config: &config,
-        space: &space,
+        space: &scorer.space,
     };
     let units = plan.units();
-    let (journal, previous) = open_journal(&dir, &config, &units, opts.resume, opts.shard)?;
-
+    let (mut journal, previous) = open_journal(
+        &dir,
+        &config,
+        JournalKind::Run,
+        &units,
+        opts.resume,
+        opts.shard,
+    )?;
+    if scorer.table.is_some() {
+        journal = journal.sync_at_run_end_only();
+    }
     let manifest = Manifest {
         started: previous
             .as_ref()
             .and_then(|_| read_manifest(&dir).ok())
             .map_or_else(manifest::now_utc, |m| m.started),
-        ..base_manifest(&config, &dataset)
+        ..base_manifest(&config, &scorer)
     };
     crate::outputs::write_atomic(&dir.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
     write_manifest(&dir, &manifest)?;
@@ -476,8 +487,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     );
     let runs = execute(&Execution {
         plan: &plan,
-        space: &space,
-        evaluator: &evaluator,
+        space: &scorer.space,
+        evaluator: scorer.evaluator.as_ref(),
         journal: &journal,
         previous: previous.as_ref(),
         shard: opts.shard,
@@ -497,7 +508,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     Ok(RunSummary { out, table, report })
 }
 
-fn base_manifest(config: &Config, dataset: &nas_eval::data::Dataset) -> Manifest {
+fn base_manifest(config: &Config, scorer: &setup::Scorer) -> Manifest {
     let (nas_version, git_revision, rustc) = manifest::build_info();
     Manifest {
         nas_version,
@@ -506,15 +517,16 @@ fn base_manifest(config: &Config, dataset: &nas_eval::data::Dataset) -> Manifest
         cpu: manifest::cpu_model(),
         cores: manifest::cores(),
         os: std::env::consts::OS.to_string(),
-        dataset: dataset.kind.to_string(),
-        data_identity: dataset.identity.describe(),
-        data_files: dataset.identity.files.clone(),
+        dataset: scorer.dataset.clone(),
+        data_identity: scorer.identity.clone(),
+        data_files: scorer.files.clone(),
         config_hash: config.result_hash(),
         workers: config.experiment.workers,
         threads: config.training.threads as usize,
         started: manifest::now_utc(),
         finished: None,
         partial: false,
+        table: scorer.table.clone(),
     }
 }
 
@@ -531,19 +543,119 @@ fn write_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
     crate::outputs::write_atomic(&out.join(MANIFEST), text.as_bytes())
 }
 
-/// Derives every table, report and plot from the journal; returns the summary table.
+/// Every architecture a tabulation of `config` records.
+fn tabulation_archs(config: &Config) -> Result<Vec<nas_core::Architecture>> {
+    let space = config
+        .space
+        .check(config.data.dataset.shape())
+        .map_err(|e| BadInput::new(format!("space: {e}")))?;
+    Ok(
+        tabular::architectures(&space, config.tabulate.max_architectures)
+            .map_err(|e| BadInput::new(format!("tabulate.max_architectures: {e}")))?,
+    )
+}
+
+/// The runs of a journal of `kind`.
+fn plan_units(config: &Config, kind: JournalKind) -> Result<Vec<runner::Unit>> {
+    Ok(match kind {
+        JournalKind::Run => runner::units(config),
+        JournalKind::Tabulate => tabular::TabulatePlan {
+            config,
+            archs: tabulation_archs(config)?,
+        }
+        .units(),
+    })
+}
+
+/// Derives every output from the journal (tables, report and plots for a comparison; the
+/// table files for a tabulation); returns the summary to print.
 pub fn write_outputs(out: &Path, config: &Config, manifest: &Manifest) -> Result<String> {
     let contents = journal::read(&out.join(journal::FILE_NAME))?;
-    let runs = records::collect(&runner::units(config), &contents.events);
+    let kind = contents.header.kind;
+    let units = plan_units(config, kind)?;
+    let runs = records::collect(&units, &contents.events);
     let partial = runs.iter().any(|r| !r.ended);
     let manifest = Manifest {
         finished: Some(manifest::now_utc()),
         partial,
         ..manifest.clone()
     };
-    let table = report::write_all(out, config, &runs, &manifest)?;
+    let summary = match kind {
+        JournalKind::Run => report::write_all(out, config, &runs, &manifest)?,
+        JournalKind::Tabulate => write_table_outputs(out, config, &runs, &manifest)?,
+    };
     write_manifest(out, &manifest)?;
-    Ok(table)
+    Ok(summary)
+}
+
+/// Writes `table.csv` and `table.json` of a finished tabulation.
+fn write_table_outputs(
+    out: &Path,
+    config: &Config,
+    runs: &[records::RunRecord],
+    manifest: &Manifest,
+) -> Result<String> {
+    let unfinished = runs.iter().filter(|r| !r.ended).count();
+    if unfinished > 0 {
+        anyhow::bail!(
+            "the tabulation is incomplete ({unfinished} of {} chunks unfinished): resume it to write the table",
+            runs.len()
+        );
+    }
+    let archs = tabulation_archs(config)?;
+    let rows = tabular::table_rows(runs, &archs, config.tabulate.seeds)?;
+    let training = match toml::Value::try_from(&config.training) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    };
+    let table = tabular::write_table(
+        out,
+        &rows,
+        tabular::TableManifest {
+            format: tabular::TABLE_FORMAT.0.into(),
+            version: tabular::TABLE_FORMAT.1,
+            nas_version: manifest.nas_version.clone(),
+            dataset: manifest.dataset.clone(),
+            data_identity: manifest.data_identity.clone(),
+            data_files: manifest.data_files.clone(),
+            input: config.data.dataset.shape(),
+            classes: config.data.dataset.classes(),
+            space: config.space.clone(),
+            budget: config.budget.clone(),
+            training,
+            validation_size: config.data.validation_size,
+            experiment_seed: config.experiment.seed,
+            seeds: config.tabulate.seeds,
+            architectures: archs.len(),
+            rows: 0,
+            not_ok: 0,
+            train_seconds_total: 0.0,
+            table_sha256: String::new(),
+        },
+    )?;
+    let evaluator = tabular::TabularEvaluator::open(out)?;
+    let best = evaluator.summary(&out.to_string_lossy());
+    let mut text = format!(
+        "table: {}: {} architectures x {} seeds = {} rows ({} not ok), {:.0} s of recorded training",
+        out.join(tabular::TABLE_CSV).display(),
+        table.architectures,
+        table.seeds,
+        table.rows,
+        table.not_ok,
+        table.train_seconds_total
+    );
+    for (what, o) in [
+        ("validation", &best.best_by_val),
+        ("test", &best.best_by_test),
+    ] {
+        if let Some(o) = o {
+            text.push_str(&format!(
+                "\nbest by mean {what} accuracy: {} (val {:.4}, test {:.4})",
+                o.arch, o.val_acc, o.test_acc
+            ));
+        }
+    }
+    Ok(text)
 }
 
 /// `nas report DIR`: regenerates every output from the journal and resolved config.
@@ -555,7 +667,7 @@ pub fn report(out: &Path) -> Result<String> {
     let loaded = config::load(&config_path)?;
     let manifest = read_manifest(out).map_err(|e| BadInput::at(out, e.to_string()))?;
     let contents = journal::read(&out.join(journal::FILE_NAME))?;
-    if contents.header.config_hash != loaded.config.result_hash() {
+    if contents.header.config_hash != loaded.config.journal_hash(contents.header.kind) {
         return Err(BadInput::at(
             &config_path,
             "does not match the journal (edited after the run?)",
@@ -603,10 +715,11 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
     let shards = read_shards(out)?;
     let (_, first_config, first_manifest, first) = &shards[0];
     let config = first_config.config.clone();
-    let hash = config.result_hash();
+    let kind = first.header.kind;
+    let hash = config.journal_hash(kind);
     let version = env!("CARGO_PKG_VERSION");
     let count = first.header.shard.map_or(0, |s| s.1);
-    let units = runner::units(&config);
+    let units = plan_units(&config, kind)?;
     let unit_of: BTreeMap<(String, u32), &runner::Unit> = units
         .iter()
         .map(|u| ((u.strategy.clone(), u.repetition), u))
@@ -621,7 +734,10 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
             )
             .into());
         }
-        if header.config_hash != hash || loaded.config.result_hash() != hash {
+        if header.kind != kind
+            || header.config_hash != hash
+            || loaded.config.journal_hash(kind) != hash
+        {
             return Err(BadInput::at(
                 &path,
                 format!(
@@ -705,6 +821,7 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
     }
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let header = Header {
+        kind,
         schema: journal::SCHEMA,
         nas_version: version.to_string(),
         config_hash: hash,
@@ -730,6 +847,127 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
     Ok(RunSummary {
         out: out.to_path_buf(),
         table,
-        report: Some(out.join(report::REPORT)),
+        report: (kind == JournalKind::Run).then(|| out.join(report::REPORT)),
     })
+}
+
+/// Options of `nas tabulate`.
+#[derive(Debug, Clone, Default)]
+pub struct TabulateOptions {
+    /// The config (its space, data, budget, training and `[tabulate]`).
+    pub config: PathBuf,
+    /// The table directory.
+    pub out: PathBuf,
+    /// Overrides `experiment.workers`.
+    pub workers: Option<usize>,
+    /// Overrides `training.threads`.
+    pub threads: Option<usize>,
+    /// Continue an interrupted tabulation.
+    pub resume: bool,
+    /// Overrides `data.dir`.
+    pub data_dir: Option<PathBuf>,
+    /// Only shard `(index, count)`.
+    pub shard: Option<(u32, u32)>,
+    /// Overrides `tabulate.max_architectures`.
+    pub max_architectures: Option<u64>,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// `nas tabulate`: trains every architecture of the space with K seeds and writes the
+/// table, with the journal, resume and shard machinery of `nas run`.
+pub fn tabulate(opts: &TabulateOptions) -> Result<RunSummary> {
+    let mut loaded = config::load(&opts.config)?;
+    apply_overrides(
+        &mut loaded,
+        &RunOptions {
+            workers: opts.workers,
+            threads: opts.threads,
+            ..RunOptions::default()
+        },
+    )?;
+    if let Some(max) = opts.max_architectures {
+        loaded.config.tabulate.max_architectures = max;
+    }
+    if loaded.config.evaluator.kind != config::EvaluatorKind::Train {
+        return Err(loaded
+            .error(
+                "evaluator.kind",
+                "nas tabulate trains every architecture: use kind = \"train\"",
+            )
+            .into());
+    }
+    let config = loaded.config.clone();
+    check_shard(opts.shard)?;
+    let dir = match opts.shard {
+        Some((index, _)) => opts.out.join("shards").join(index.to_string()),
+        None => opts.out.clone(),
+    };
+    let scorer = setup::scorer(&loaded, opts.data_dir.as_deref())?;
+    let archs = tabular::architectures(&scorer.space, config.tabulate.max_architectures)
+        .map_err(|e| loaded.error("tabulate.max_architectures", e))?;
+    let _lock = prepare_out_dir(&dir, opts.resume)?;
+    let plan = tabular::TabulatePlan {
+        config: &config,
+        archs,
+    };
+    let units = plan.units();
+    let (journal, previous) = open_journal(
+        &dir,
+        &config,
+        JournalKind::Tabulate,
+        &units,
+        opts.resume,
+        opts.shard,
+    )?;
+    let manifest = Manifest {
+        started: previous
+            .as_ref()
+            .and_then(|_| read_manifest(&dir).ok())
+            .map_or_else(manifest::now_utc, |m| m.started),
+        ..base_manifest(&config, &scorer)
+    };
+    crate::outputs::write_atomic(&dir.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
+    write_manifest(&dir, &manifest)?;
+    let resume_cmd = format!(
+        "nas tabulate {} --out {}{} --resume",
+        opts.config.display(),
+        opts.out.display(),
+        opts.shard
+            .map_or_else(String::new, |(i, n)| format!(" --shard {i}/{n}"))
+    );
+    let runs = execute(&Execution {
+        plan: &plan,
+        space: &scorer.space,
+        evaluator: scorer.evaluator.as_ref(),
+        journal: &journal,
+        previous: previous.as_ref(),
+        shard: opts.shard,
+        workers: config.experiment.workers,
+        quiet: opts.quiet,
+        resume_cmd: &resume_cmd,
+    })?;
+    let table = match opts.shard {
+        Some((index, count)) => format!(
+            "shard {index}/{count}: {runs} chunk(s) done in {}.\nWhen every shard is done: nas merge {}",
+            dir.display(),
+            opts.out.display()
+        ),
+        None => write_outputs(&opts.out, &config, &manifest)?,
+    };
+    Ok(RunSummary {
+        out: opts.out.clone(),
+        table,
+        report: None,
+    })
+}
+
+fn check_shard(shard: Option<(u32, u32)>) -> Result<(), BadInput> {
+    match shard {
+        Some((index, count)) if count == 0 || index >= count => Err(BadInput::new(format!(
+            "--shard {index}/{count}: the shard index must be below the shard count (0-based: 0/{count} .. {}/{count})",
+            count.saturating_sub(1)
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -25,9 +25,23 @@ pub const SCHEMA: u32 = 1;
 /// File name of the journal in an output directory.
 pub const FILE_NAME: &str = "journal.jsonl";
 
+/// What a journal records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalKind {
+    /// A comparison of strategies (`nas run`).
+    #[default]
+    Run,
+    /// The tabulation of a space (`nas tabulate`).
+    Tabulate,
+}
+
 /// First line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
+    /// What the journal records.
+    #[serde(default)]
+    pub kind: JournalKind,
     /// Journal format version.
     pub schema: u32,
     /// Version of nas that wrote it.

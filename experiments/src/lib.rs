@@ -20,3 +20,4 @@ pub mod runner;
 pub mod setup;
 pub mod slurm;
 pub mod stats;
+pub mod tabular;

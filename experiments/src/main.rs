@@ -53,6 +53,36 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Train every architecture of a config's space with K seeds and write a table
+    /// (table.csv + table.json) that `evaluator = { kind = "tabular", table = DIR }` uses.
+    Tabulate {
+        /// The config: its [space], [data], [budget], [training] and [tabulate] sections.
+        config: PathBuf,
+        /// The table directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Architectures trained in parallel chunks (never changes results).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Threads per training (never changes results).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Continue an interrupted tabulation; finished architectures are not retrained.
+        #[arg(long)]
+        resume: bool,
+        /// Folder of the data set's files (overrides `data.dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Only shard I of N (0-based) of the chunks; combine with `nas merge DIR`.
+        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+        shard: Option<(u32, u32)>,
+        /// Refuse spaces with more architectures than this [default: tabulate.max_architectures].
+        #[arg(long)]
+        max_architectures: Option<u64>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Combine the shard journals under DIR/shards/ and write every output into DIR.
     Merge {
         /// The output directory the shards ran into.
@@ -138,6 +168,29 @@ fn run() -> Result<()> {
                 quiet,
             })?;
             print_summary(&summary);
+        }
+        Command::Tabulate {
+            config,
+            out,
+            workers,
+            threads,
+            resume,
+            data_dir,
+            shard,
+            max_architectures,
+            quiet,
+        } => {
+            print_summary(&experiment::tabulate(&experiment::TabulateOptions {
+                config,
+                out,
+                workers,
+                threads,
+                resume,
+                data_dir,
+                shard,
+                max_architectures,
+                quiet,
+            })?);
         }
         Command::Merge { dir, allow_partial } => {
             print_summary(&experiment::merge(&dir, allow_partial)?);

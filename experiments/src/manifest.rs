@@ -38,6 +38,38 @@ pub struct Manifest {
     pub finished: Option<String>,
     /// True when some runs had not ended when the outputs were written.
     pub partial: bool,
+    /// The table a tabular run looked trials up in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableSummary>,
+}
+
+/// What a tabular run's table holds (recorded in the run's manifest, so reports do not
+/// need the table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSummary {
+    /// The table directory as configured.
+    pub path: String,
+    /// SHA-256 of its `table.csv`.
+    pub sha256: String,
+    /// Architectures in it.
+    pub architectures: usize,
+    /// Training seeds per architecture.
+    pub seeds: u32,
+    /// The architecture with the best mean validation accuracy over its seeds.
+    pub best_by_val: Option<Optimum>,
+    /// The architecture with the best mean test accuracy over its seeds.
+    pub best_by_test: Option<Optimum>,
+}
+
+/// One architecture's mean scores over its recorded seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Optimum {
+    /// Canonical text.
+    pub arch: String,
+    /// Mean validation accuracy.
+    pub val_acc: f64,
+    /// Mean test accuracy.
+    pub test_acc: f64,
 }
 
 /// The CPU model from /proc/cpuinfo (or "unknown").

@@ -1,15 +1,29 @@
-//! From a config to the things a run needs: the data, the bound search space, the
-//! evaluator.
+//! From a config to the things a run needs: the data (or table), the bound search space,
+//! the evaluator.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nas_core::{SearchSpace, derive_seed};
+use nas_core::{Evaluator, InputShape, SearchSpace, derive_seed};
 use nas_eval::TrainingEvaluator;
 use nas_eval::data::{self, Dataset};
 
-use crate::config::{Config, LoadedConfig, core_error};
+use crate::config::{Config, EvaluatorKind, LoadedConfig, core_error};
 use crate::error::BadInput;
+use crate::manifest::TableSummary;
+use crate::tabular::TabularEvaluator;
+
+/// A path from a config, relative to the config file.
+fn relative_to_config(loaded: &LoadedConfig, path: &Path) -> PathBuf {
+    if path.is_relative() {
+        loaded
+            .path
+            .parent()
+            .map_or_else(|| path.to_path_buf(), |p| p.join(path))
+    } else {
+        path.to_path_buf()
+    }
+}
 
 /// Loads the config's data set: its directory, or the shipped mini MNIST when none is
 /// given. `dir_override` (`--data-dir`) wins over the config.
@@ -18,25 +32,18 @@ pub fn load_dataset(
     dir_override: Option<&Path>,
 ) -> Result<Dataset, BadInput> {
     let section = &loaded.config.data;
-    let dir = dir_override.or(section.dir.as_deref());
+    let dir = match (dir_override, &section.dir) {
+        (Some(d), _) => Some(d.to_path_buf()),
+        (None, Some(d)) => Some(relative_to_config(loaded, d)),
+        (None, None) => None,
+    };
     match dir {
-        Some(dir) => {
-            // Relative paths in a config are relative to the config file.
-            let dir = if dir_override.is_none() && dir.is_relative() {
-                loaded
-                    .path
-                    .parent()
-                    .map_or_else(|| dir.to_path_buf(), |p| p.join(dir))
-            } else {
-                dir.to_path_buf()
-            };
-            data::load(section.dataset, &dir).map_err(|e| {
-                let mut err = loaded.error("data.dir", e.to_string());
-                err.path = Some(dir.clone());
-                err.position = None;
-                err
-            })
-        }
+        Some(dir) => data::load(section.dataset, &dir).map_err(|e| {
+            let mut err = loaded.error("data.dir", e.to_string());
+            err.path = Some(dir.clone());
+            err.position = None;
+            err
+        }),
         None if section.dataset == data::DatasetKind::Mnist => data::mini_mnist()
             .map_err(|e| BadInput::new(format!("the shipped mini MNIST is unreadable: {e}"))),
         None => Err(loaded.error(
@@ -49,19 +56,15 @@ pub fn load_dataset(
     }
 }
 
-/// The search space bound to the data's input shape.
-pub fn space(loaded: &LoadedConfig, dataset: &Dataset) -> Result<SearchSpace, BadInput> {
-    loaded
-        .config
-        .space
-        .check(dataset.shape)
-        .map_err(|e| match e {
-            nas_core::Error::EmptySpace { .. } => loaded.error("space", e.to_string()),
-            other => {
-                let (field, message) = core_error("", other);
-                loaded.error(&field, message)
-            }
-        })
+/// The search space bound to an input shape.
+pub fn bind_space(loaded: &LoadedConfig, input: InputShape) -> Result<SearchSpace, BadInput> {
+    loaded.config.space.check(input).map_err(|e| match e {
+        nas_core::Error::EmptySpace { .. } => loaded.error("space", e.to_string()),
+        other => {
+            let (field, message) = core_error("", other);
+            loaded.error(&field, message)
+        }
+    })
 }
 
 /// The seed of the validation split: fixed by the experiment seed alone.
@@ -69,8 +72,14 @@ pub fn split_seed(config: &Config) -> u64 {
     derive_seed(config.experiment.seed, "validation-split", 0)
 }
 
+/// The seed of the permutation whose first `budget.train_subset` images every trial of
+/// an experiment trains on: fixed by the experiment seed alone.
+pub fn subset_seed(config: &Config) -> u64 {
+    derive_seed(config.experiment.seed, "train-subset", 0)
+}
+
 /// The evaluator that trains trials on the data.
-pub fn evaluator(
+pub fn training_evaluator(
     loaded: &LoadedConfig,
     dataset: Arc<Dataset>,
 ) -> Result<TrainingEvaluator, BadInput> {
@@ -89,10 +98,90 @@ pub fn evaluator(
             ),
         ));
     }
-    let params = config.training.check().map_err(|e| {
+    let mut params = config.training.check().map_err(|e| {
         let (field, message) = core_error("training", e);
         loaded.error(&field, message)
     })?;
+    params.subset_seed = subset_seed(config);
     TrainingEvaluator::new(dataset, split, params)
         .map_err(|e| loaded.error("training", e.to_string()))
+}
+
+/// What scores the trials of a config, with the space bound to its input and a
+/// description of the data for the manifest.
+pub struct Scorer {
+    /// The evaluator.
+    pub evaluator: Box<dyn Evaluator>,
+    /// The space, bound to the data's input shape.
+    pub space: SearchSpace,
+    /// Data set name.
+    pub dataset: String,
+    /// "official MNIST", ...
+    pub identity: String,
+    /// SHA-256 of each data file.
+    pub files: Vec<(String, String)>,
+    /// For a tabular evaluator: the table's summary.
+    pub table: Option<TableSummary>,
+}
+
+/// Builds the evaluator the config asks for.
+pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, BadInput> {
+    let config = &loaded.config;
+    match config.evaluator.kind {
+        EvaluatorKind::Train => {
+            let dataset = Arc::new(load_dataset(loaded, data_dir)?);
+            let space = bind_space(loaded, dataset.shape)?;
+            let evaluator = training_evaluator(loaded, dataset.clone())?;
+            Ok(Scorer {
+                evaluator: Box::new(evaluator),
+                space,
+                dataset: dataset.kind.to_string(),
+                identity: dataset.identity.describe(),
+                files: dataset.identity.files.clone(),
+                table: None,
+            })
+        }
+        EvaluatorKind::Tabular => {
+            let given = config
+                .evaluator
+                .table
+                .as_ref()
+                .expect("checked: a tabular evaluator has a table");
+            let dir = relative_to_config(loaded, given);
+            let table = TabularEvaluator::open(&dir)?;
+            let m = table.manifest();
+            if m.space != config.space {
+                return Err(loaded.error(
+                    "space",
+                    format!(
+                        "differs from the space of the table {} (a tabular run searches the table's space: copy its [space] from {})",
+                        dir.display(),
+                        dir.join(crate::tabular::TABLE_JSON).display()
+                    ),
+                ));
+            }
+            if m.budget != config.budget {
+                return Err(loaded.error(
+                    "budget",
+                    format!(
+                        "the table {} was recorded with epochs = {}{}; set the same [budget]",
+                        dir.display(),
+                        m.budget.epochs,
+                        m.budget
+                            .train_subset
+                            .map_or_else(String::new, |n| format!(", train_subset = {n}"))
+                    ),
+                ));
+            }
+            let space = bind_space(loaded, m.input)?;
+            Ok(Scorer {
+                space,
+                dataset: m.dataset.clone(),
+                identity: format!("{} (tabulated)", m.data_identity),
+                files: m.data_files.clone(),
+                table: Some(table.summary(&given.to_string_lossy())),
+                evaluator: Box::new(table),
+            })
+        }
+    }
 }

@@ -1,0 +1,228 @@
+//! Tabular benchmarks: tabulate a tiny space, then run strategies on table lookups.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{REPRODUCIBLE, nas, read, write_config};
+use experiments::tabular::{TabularEvaluator, read_table};
+use nas_core::{Architecture, Budget, EvalRequest, Evaluator};
+
+/// A space of 34 architectures, trained on 300 mini-MNIST images, 2 seeds each.
+const TABULATE: &str = r#"
+[experiment]
+name = "tab"
+seed = 3
+repetitions = 6
+evaluations = 8
+workers = 1
+
+[data]
+validation_size = 300
+
+[space]
+max_layers = 2
+maxpool2d = true
+[space.conv2d]
+filters = [4]
+kernels = [3]
+activations = ["relu"]
+[space.dense]
+units = [16, 32]
+activations = ["relu", "tanh"]
+
+[budget]
+epochs = 1
+train_subset = 300
+
+[training]
+batch_size = 16
+
+[tabulate]
+seeds = 2
+chunk = 4
+"#;
+
+fn run_config(table: &Path) -> String {
+    format!(
+        "{TABULATE}\n[evaluator]\nkind = \"tabular\"\ntable = {:?}\n\n[[strategy]]\nkind = \"random\"\n[[strategy]]\nkind = \"evolution\"\n[[strategy]]\nkind = \"reinforce\"\n[[strategy]]\nkind = \"qlearning\"\n[[strategy]]\nkind = \"genetic\"\nparams = {{ population = 4 }}\n",
+        table.to_str().unwrap()
+    )
+}
+
+fn tabulate(config: &Path, out: &Path) {
+    nas()
+        .args(["tabulate", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .assert()
+        .success();
+}
+
+/// The table without its timing column (the only measured, machine-dependent value).
+fn scores(dir: &Path) -> Vec<String> {
+    let text = String::from_utf8(read(dir, "table.csv")).unwrap();
+    text.lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+fn table(tmp: &Path) -> (PathBuf, PathBuf) {
+    let config = write_config(tmp, "tabulate.toml", TABULATE);
+    let dir = tmp.join("table");
+    tabulate(&config, &dir);
+    (config, dir)
+}
+
+#[test]
+fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, dir) = table(tmp.path());
+    let (manifest, rows) = read_table(&dir).unwrap();
+    assert_eq!(manifest.architectures, 34);
+    assert_eq!(rows.len(), 68);
+
+    // The evaluator answers exactly what was recorded, for one of the K seeds.
+    let evaluator = TabularEvaluator::open(&dir).unwrap();
+    let budget = Budget { epochs: 1, train_subset: Some(300) };
+    for row in &rows {
+        let arch: Architecture = row.arch.parse().unwrap();
+        let mut seen = Vec::new();
+        for seed in 0..16u64 {
+            let eval = evaluator
+                .evaluate(&EvalRequest { arch: &arch, budget: &budget, seed, test: true })
+                .unwrap();
+            let m = eval.metrics;
+            let recorded = rows
+                .iter()
+                .find(|r| r.arch == row.arch && r.val_acc == m.val_acc)
+                .expect("a recorded row");
+            assert_eq!(m.test_acc, recorded.test_acc);
+            assert_eq!(m.val_loss, recorded.val_loss);
+            assert_eq!(Some(m.params), recorded.params);
+            assert_eq!(Some(m.train_seconds), recorded.train_seconds);
+            seen.push(recorded.seed);
+            // Search trials never see the test score.
+            let search = evaluator
+                .evaluate(&EvalRequest { arch: &arch, budget: &budget, seed, test: false })
+                .unwrap();
+            assert_eq!(search.metrics.test_acc, None);
+            assert_eq!(search.metrics.val_acc, m.val_acc);
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 2, "trial seeds reach both recorded seeds of {}", row.arch);
+    }
+    // An architecture outside the table is refused with a clear error.
+    let outside: Architecture = "dense64-relu".parse().unwrap();
+    let err = evaluator
+        .evaluate(&EvalRequest { arch: &outside, budget: &budget, seed: 1, test: false })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not in the table"), "{err}");
+
+    // Runs on the table: byte-identical on repeat and with any worker count.
+    let config = write_config(tmp.path(), "run.toml", &run_config(&dir));
+    let outs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| tmp.path().join(n)).collect();
+    for (out, workers) in outs.iter().zip(["1", "1", "2"]) {
+        nas()
+            .args(["run", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--workers", workers])
+            .assert()
+            .success();
+    }
+    for f in REPRODUCIBLE {
+        assert_eq!(read(&outs[0], f), read(&outs[1], f), "{f} differs on repeat");
+        assert_eq!(read(&outs[0], f), read(&outs[2], f), "{f} differs with 2 workers");
+    }
+    assert!(outs[0].join("anytime_time.svg").is_file());
+    let report = String::from_utf8(read(&outs[0], "report.md")).unwrap();
+    assert!(report.contains("optimum by validation"), "{report}");
+
+    // A budget in simulated seconds stops runs early, reproducibly.
+    let total: f64 = rows.iter().filter_map(|r| r.train_seconds).sum::<f64>() / rows.len() as f64;
+    let timed = run_config(&dir).replace(
+        "evaluations = 8",
+        &format!("evaluations = 8\nmax_train_seconds = {}", total * 3.0),
+    );
+    let timed = write_config(tmp.path(), "timed.toml", &timed);
+    let out = tmp.path().join("timed");
+    nas()
+        .args(["run", timed.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .assert()
+        .success();
+    let trials = String::from_utf8(read(&out, "trials.csv")).unwrap();
+    assert!(trials.lines().count() - 1 < 5 * 6 * 8, "the seconds budget cut runs short");
+}
+
+#[test]
+fn a_tabular_run_refuses_a_space_or_budget_other_than_the_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, dir) = table(tmp.path());
+    let other_space = run_config(&dir).replace("units = [16, 32]", "units = [16, 64]");
+    let config = write_config(tmp.path(), "space.toml", &other_space);
+    let assert = nas()
+        .args(["run", config.to_str().unwrap(), "--out", tmp.path().join("o1").to_str().unwrap()])
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("differs from the space of the table"));
+    let other_budget = run_config(&dir).replace("train_subset = 300", "train_subset = 200");
+    let config = write_config(tmp.path(), "budget.toml", &other_budget);
+    let assert = nas()
+        .args(["run", config.to_str().unwrap(), "--out", tmp.path().join("o2").to_str().unwrap()])
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("recorded with epochs = 1, train_subset = 300"));
+    // Too large a space for the limit.
+    let config = write_config(tmp.path(), "big.toml", TABULATE);
+    let assert = nas()
+        .args(["tabulate", config.to_str().unwrap(), "--out", tmp.path().join("big").to_str().unwrap(), "--max-architectures", "10"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("34 architectures, above the limit of 10"), "{stderr}");
+}
+
+#[test]
+fn tabulate_resumes_after_kills_without_retraining_finished_architectures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, full) = table(tmp.path());
+    let out = tmp.path().join("killed");
+    let nas_bin = assert_cmd::cargo::cargo_bin("nas");
+    let mut kills = 0;
+    for (round, wait_ms) in [60u64, 120, 90].into_iter().enumerate() {
+        let mut cmd = Command::new(&nas_bin);
+        cmd.args(["tabulate", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+        if round > 0 {
+            cmd.arg("--resume");
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    nas()
+        .args(["tabulate", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--resume"])
+        .assert()
+        .success();
+    // Every (architecture, seed) was trained once: no finished trial appears twice.
+    let contents = experiments::journal::read(&out.join("journal.jsonl")).unwrap();
+    let mut trained: Vec<(String, u32)> = contents
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            experiments::journal::Event::Trial(t) if t.status != nas_core::Status::Killed => {
+                Some((t.arch.to_string(), t.repetition))
+            }
+            _ => None,
+        })
+        .collect();
+    let n = trained.len();
+    trained.sort();
+    trained.dedup();
+    assert_eq!(trained.len(), n, "an architecture was trained twice");
+    assert_eq!(n, 68);
+    assert_eq!(scores(&out), scores(&full), "same scores as an uninterrupted tabulation");
+    println!("tabulate: {kills} SIGKILLs, every architecture trained once, same table");
+}
