@@ -53,7 +53,13 @@ fn run_config(table: &Path) -> String {
 
 fn tabulate(config: &Path, out: &Path) {
     nas()
-        .args(["tabulate", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .args([
+            "tabulate",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
         .assert()
         .success();
 }
@@ -83,13 +89,21 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
 
     // The evaluator answers exactly what was recorded, for one of the K seeds.
     let evaluator = TabularEvaluator::open(&dir).unwrap();
-    let budget = Budget { epochs: 1, train_subset: Some(300) };
+    let budget = Budget {
+        epochs: 1,
+        train_subset: Some(300),
+    };
     for row in &rows {
         let arch: Architecture = row.arch.parse().unwrap();
         let mut seen = Vec::new();
         for seed in 0..16u64 {
             let eval = evaluator
-                .evaluate(&EvalRequest { arch: &arch, budget: &budget, seed, test: true })
+                .evaluate(&EvalRequest {
+                    arch: &arch,
+                    budget: &budget,
+                    seed,
+                    test: true,
+                })
                 .unwrap();
             let m = eval.metrics;
             let recorded = rows
@@ -103,19 +117,34 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
             seen.push(recorded.seed);
             // Search trials never see the test score.
             let search = evaluator
-                .evaluate(&EvalRequest { arch: &arch, budget: &budget, seed, test: false })
+                .evaluate(&EvalRequest {
+                    arch: &arch,
+                    budget: &budget,
+                    seed,
+                    test: false,
+                })
                 .unwrap();
             assert_eq!(search.metrics.test_acc, None);
             assert_eq!(search.metrics.val_acc, m.val_acc);
         }
         seen.sort();
         seen.dedup();
-        assert_eq!(seen.len(), 2, "trial seeds reach both recorded seeds of {}", row.arch);
+        assert_eq!(
+            seen.len(),
+            2,
+            "trial seeds reach both recorded seeds of {}",
+            row.arch
+        );
     }
     // An architecture outside the table is refused with a clear error.
     let outside: Architecture = "dense64-relu".parse().unwrap();
     let err = evaluator
-        .evaluate(&EvalRequest { arch: &outside, budget: &budget, seed: 1, test: false })
+        .evaluate(&EvalRequest {
+            arch: &outside,
+            budget: &budget,
+            seed: 1,
+            test: false,
+        })
         .unwrap_err()
         .to_string();
     assert!(err.contains("is not in the table"), "{err}");
@@ -125,13 +154,29 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
     let outs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| tmp.path().join(n)).collect();
     for (out, workers) in outs.iter().zip(["1", "1", "2"]) {
         nas()
-            .args(["run", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--workers", workers])
+            .args([
+                "run",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+                "--workers",
+                workers,
+            ])
             .assert()
             .success();
     }
     for f in REPRODUCIBLE {
-        assert_eq!(read(&outs[0], f), read(&outs[1], f), "{f} differs on repeat");
-        assert_eq!(read(&outs[0], f), read(&outs[2], f), "{f} differs with 2 workers");
+        assert_eq!(
+            read(&outs[0], f),
+            read(&outs[1], f),
+            "{f} differs on repeat"
+        );
+        assert_eq!(
+            read(&outs[0], f),
+            read(&outs[2], f),
+            "{f} differs with 2 workers"
+        );
     }
     assert!(outs[0].join("anytime_time.svg").is_file());
     let report = String::from_utf8(read(&outs[0], "report.md")).unwrap();
@@ -146,11 +191,20 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
     let timed = write_config(tmp.path(), "timed.toml", &timed);
     let out = tmp.path().join("timed");
     nas()
-        .args(["run", timed.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .args([
+            "run",
+            timed.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
         .assert()
         .success();
     let trials = String::from_utf8(read(&out, "trials.csv")).unwrap();
-    assert!(trials.lines().count() - 1 < 5 * 6 * 8, "the seconds budget cut runs short");
+    assert!(
+        trials.lines().count() - 1 < 5 * 6 * 8,
+        "the seconds budget cut runs short"
+    );
 }
 
 #[test]
@@ -160,25 +214,51 @@ fn a_tabular_run_refuses_a_space_or_budget_other_than_the_tables() {
     let other_space = run_config(&dir).replace("units = [16, 32]", "units = [16, 64]");
     let config = write_config(tmp.path(), "space.toml", &other_space);
     let assert = nas()
-        .args(["run", config.to_str().unwrap(), "--out", tmp.path().join("o1").to_str().unwrap()])
+        .args([
+            "run",
+            config.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o1").to_str().unwrap(),
+        ])
         .assert()
         .code(2);
-    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("differs from the space of the table"));
+    assert!(
+        String::from_utf8_lossy(&assert.get_output().stderr)
+            .contains("differs from the space of the table")
+    );
     let other_budget = run_config(&dir).replace("train_subset = 300", "train_subset = 200");
     let config = write_config(tmp.path(), "budget.toml", &other_budget);
     let assert = nas()
-        .args(["run", config.to_str().unwrap(), "--out", tmp.path().join("o2").to_str().unwrap()])
+        .args([
+            "run",
+            config.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o2").to_str().unwrap(),
+        ])
         .assert()
         .code(2);
-    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("recorded with epochs = 1, train_subset = 300"));
+    assert!(
+        String::from_utf8_lossy(&assert.get_output().stderr)
+            .contains("recorded with epochs = 1, train_subset = 300")
+    );
     // Too large a space for the limit.
     let config = write_config(tmp.path(), "big.toml", TABULATE);
     let assert = nas()
-        .args(["tabulate", config.to_str().unwrap(), "--out", tmp.path().join("big").to_str().unwrap(), "--max-architectures", "10"])
+        .args([
+            "tabulate",
+            config.to_str().unwrap(),
+            "--out",
+            tmp.path().join("big").to_str().unwrap(),
+            "--max-architectures",
+            "10",
+        ])
         .assert()
         .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains("34 architectures, above the limit of 10"), "{stderr}");
+    assert!(
+        stderr.contains("34 architectures, above the limit of 10"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -190,11 +270,21 @@ fn tabulate_resumes_after_kills_without_retraining_finished_architectures() {
     let mut kills = 0;
     for (round, wait_ms) in [60u64, 120, 90].into_iter().enumerate() {
         let mut cmd = Command::new(&nas_bin);
-        cmd.args(["tabulate", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+        cmd.args([
+            "tabulate",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
         if round > 0 {
             cmd.arg("--resume");
         }
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(wait_ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
@@ -203,7 +293,14 @@ fn tabulate_resumes_after_kills_without_retraining_finished_architectures() {
         child.wait().unwrap();
     }
     nas()
-        .args(["tabulate", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--resume"])
+        .args([
+            "tabulate",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--resume",
+        ])
         .assert()
         .success();
     // Every (architecture, seed) was trained once: no finished trial appears twice.
@@ -223,6 +320,10 @@ fn tabulate_resumes_after_kills_without_retraining_finished_architectures() {
     trained.dedup();
     assert_eq!(trained.len(), n, "an architecture was trained twice");
     assert_eq!(n, 68);
-    assert_eq!(scores(&out), scores(&full), "same scores as an uninterrupted tabulation");
+    assert_eq!(
+        scores(&out),
+        scores(&full),
+        "same scores as an uninterrupted tabulation"
+    );
     println!("tabulate: {kills} SIGKILLs, every architecture trained once, same table");
 }
