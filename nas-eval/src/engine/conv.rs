@@ -20,6 +20,10 @@ use super::simd::multiversion;
 /// Target size of one tile of the unfolded input, in floats (256 KiB): small enough
 /// for the L2 cache next to the gradients, large enough for an efficient product.
 const TILE_FLOATS: usize = 1 << 16;
+/// At least this many output positions per tile, however wide the unfolded rows: the
+/// product repacks the weight for every tile, which must stay small next to the work.
+/// (Measured on the reference CNN and a 64-filter 5x5 stack: 2-7% less CPU time than 16.)
+const MIN_TILE_POSITIONS: usize = 256;
 
 /// The geometry of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +59,7 @@ impl ConvGeom {
 
     /// Output positions per tile.
     pub fn tile_positions(&self) -> usize {
-        (TILE_FLOATS / self.patch()).max(16)
+        (TILE_FLOATS / self.patch()).max(MIN_TILE_POSITIONS)
     }
 
     /// Floats of scratch the layer needs for `images` images.
