@@ -3,6 +3,12 @@
 
 mod inference;
 mod loading;
+mod strategies;
 mod training;
 
-criterion::criterion_main!(training::benches, inference::benches, loading::benches);
+criterion::criterion_main!(
+    training::benches,
+    inference::benches,
+    loading::benches,
+    strategies::benches
+);
