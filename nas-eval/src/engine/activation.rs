@@ -137,57 +137,93 @@ pub(crate) fn bias_act_forward(
     }
 }
 
-multiversion! {
-    fn relu_backward(grad: &mut [f32], out: &[f32]) {
-        for (g, y) in grad.iter_mut().zip(out) {
-            *g = if *y > 0.0 { *g } else { 0.0 };
+/// Applies `f(gradient, output)` to every value of `grad` (rows of `sums.len()` values)
+/// and writes the column sums of the result to `sums`. Rows are added four at a time,
+/// `(r0 + r1) + (r2 + r3)`, then the leftover rows one by one: a fixed order that keeps
+/// the sums' dependency chains short.
+#[inline(always)]
+fn backward_rows(grad: &mut [f32], out: &[f32], sums: &mut [f32], f: impl Fn(f32, f32) -> f32) {
+    let n = sums.len();
+    sums.fill(0.0);
+    let mut g_blocks = grad.chunks_exact_mut(4 * n);
+    let mut y_blocks = out.chunks_exact(4 * n);
+    for (g4, y4) in (&mut g_blocks).zip(&mut y_blocks) {
+        let (g01, g23) = g4.split_at_mut(2 * n);
+        let (g0, g1) = g01.split_at_mut(n);
+        let (g2, g3) = g23.split_at_mut(n);
+        let (y01, y23) = y4.split_at(2 * n);
+        let (y0, y1) = y01.split_at(n);
+        let (y2, y3) = y23.split_at(n);
+        for j in 0..n {
+            let a = f(g0[j], y0[j]);
+            let b = f(g1[j], y1[j]);
+            let c = f(g2[j], y2[j]);
+            let d = f(g3[j], y3[j]);
+            g0[j] = a;
+            g1[j] = b;
+            g2[j] = c;
+            g3[j] = d;
+            sums[j] += (a + b) + (c + d);
+        }
+    }
+    let rest = g_blocks.into_remainder();
+    for (g, y) in rest
+        .chunks_exact_mut(n)
+        .zip(y_blocks.remainder().chunks_exact(n))
+    {
+        for j in 0..n {
+            let v = f(g[j], y[j]);
+            g[j] = v;
+            sums[j] += v;
         }
     }
 }
 
 multiversion! {
-    fn tanh_backward(grad: &mut [f32], out: &[f32]) {
-        for (g, y) in grad.iter_mut().zip(out) {
-            *g *= 1.0 - *y * *y;
-        }
+    fn relu_backward(grad: &mut [f32], out: &[f32], sums: &mut [f32]) {
+        backward_rows(grad, out, sums, |g, y| if y > 0.0 { g } else { 0.0 });
     }
 }
 
 multiversion! {
-    fn sigmoid_backward(grad: &mut [f32], out: &[f32]) {
-        for (g, y) in grad.iter_mut().zip(out) {
-            *g *= *y * (1.0 - *y);
-        }
+    fn tanh_backward(grad: &mut [f32], out: &[f32], sums: &mut [f32]) {
+        backward_rows(grad, out, sums, |g, y| g * (1.0 - y * y));
+    }
+}
+
+multiversion! {
+    fn sigmoid_backward(grad: &mut [f32], out: &[f32], sums: &mut [f32]) {
+        backward_rows(grad, out, sums, |g, y| g * (y * (1.0 - y)));
+    }
+}
+
+multiversion! {
+    fn identity_backward(grad: &mut [f32], out: &[f32], sums: &mut [f32]) {
+        backward_rows(grad, out, sums, |g, _| g);
     }
 }
 
 /// Turns the gradient with respect to a layer's output into the gradient with respect
-/// to its pre-activation, in place.
-pub(crate) fn act_backward(grad: &mut [f32], out: &[f32], pre: &[f32], act: Option<Activation>) {
+/// to its pre-activation, in place, and writes its column sums (the bias gradient) to
+/// `bias_grad`.
+pub(crate) fn act_backward(
+    grad: &mut [f32],
+    out: &[f32],
+    pre: &[f32],
+    act: Option<Activation>,
+    bias_grad: &mut [f32],
+) {
     let out = &out[..grad.len()];
     match act {
-        None => {}
-        Some(Activation::Relu) => relu_backward(grad, out),
-        Some(Activation::Tanh) => tanh_backward(grad, out),
-        Some(Activation::Sigmoid) => sigmoid_backward(grad, out),
+        None => identity_backward(grad, out, bias_grad),
+        Some(Activation::Relu) => relu_backward(grad, out, bias_grad),
+        Some(Activation::Tanh) => tanh_backward(grad, out, bias_grad),
+        Some(Activation::Sigmoid) => sigmoid_backward(grad, out, bias_grad),
         Some(Activation::Gelu) => {
             for (g, z) in grad.iter_mut().zip(&pre[..out.len()]) {
                 *g *= gelu_derivative(*z);
             }
-        }
-    }
-}
-
-multiversion! {
-    /// `sums[j] = sum_i rows[i][j]` (rows of `sums.len()` values), summed in row order.
-    pub(crate) fn column_sums(sums: &mut [f32], rows: &[f32], accumulate: bool) {
-        if !accumulate {
-            sums.fill(0.0);
-        }
-        for row in rows.chunks_exact(sums.len()) {
-            for (s, x) in sums.iter_mut().zip(row) {
-                *s += *x;
-            }
+            identity_backward(grad, out, bias_grad);
         }
     }
 }
@@ -240,7 +276,10 @@ mod tests {
             }
         }
         // Relative 2e-7 (exp, tanh), absolute 1e-7 (sigmoid): a few f32 ulps.
-        assert!(worst[0] < 2e-7 && worst[1] < 2e-7 && worst[2] < 1e-7, "{worst:?}");
+        assert!(
+            worst[0] < 2e-7 && worst[1] < 2e-7 && worst[2] < 1e-7,
+            "{worst:?}"
+        );
         assert!(exp(f32::NAN).is_nan() && tanh(f32::NAN).is_nan());
         assert_eq!(tanh(100.0), 1.0);
         assert_eq!(tanh(-100.0), -1.0);
@@ -257,12 +296,25 @@ mod tests {
     }
 
     #[test]
-    fn column_sums_add_rows_in_order() {
-        let rows = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let mut s = [9.0f32; 2];
-        column_sums(&mut s, &rows, false);
-        assert_eq!(s, [9.0, 12.0]);
-        column_sums(&mut s, &rows, true);
-        assert_eq!(s, [18.0, 24.0]);
+    fn backward_passes_write_bias_gradients() {
+        // Six rows of two: four added as a block, two one by one.
+        let out = [
+            1.0f32, -1.0, 2.0, 0.0, 3.0, 5.0, 1.0, 1.0, -2.0, 4.0, 0.5, 0.5,
+        ];
+        let mut grad = [
+            1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
+        ];
+        let mut sums = [f32::NAN; 2];
+        act_backward(&mut grad, &out, &[], Some(Activation::Relu), &mut sums);
+        assert_eq!(
+            grad,
+            [
+                1.0, 0.0, 3.0, 0.0, 5.0, 6.0, 7.0, 8.0, 0.0, 10.0, 11.0, 12.0
+            ]
+        );
+        assert_eq!(sums, [27.0, 36.0]);
+        let mut grad = [1.0f32; 12];
+        act_backward(&mut grad, &out, &[], None, &mut sums);
+        assert_eq!(sums, [6.0, 6.0]);
     }
 }

@@ -13,7 +13,7 @@
 
 use nas_core::Activation;
 
-use super::activation::{act_backward, bias_act_forward, column_sums};
+use super::activation::{act_backward, bias_act_forward};
 use super::gemm::{Mat, matmul};
 use super::simd::multiversion;
 
@@ -405,8 +405,7 @@ pub(crate) fn backward(
 ) {
     let total = n * g.positions();
     let grad_out = &mut grad_out[..total * g.cout];
-    act_backward(grad_out, out, pre, Some(act));
-    column_sums(grad_bias, grad_out, false);
+    act_backward(grad_out, out, pre, Some(act), grad_bias);
     let grad_out = &*grad_out;
     let wt = Mat::rows(weight, g.patch(), g.cout).t();
     let patch = g.patch();

@@ -7,7 +7,7 @@
 
 use nas_core::Activation;
 
-use super::activation::{act_backward, bias_act_forward, column_sums};
+use super::activation::{act_backward, bias_act_forward};
 use super::gemm::{Mat, matmul};
 
 /// The shape of one dense layer.
@@ -58,8 +58,7 @@ pub(crate) fn backward(
     grad_in: Option<&mut [f32]>,
 ) {
     let grad_out = &mut grad_out[..n * g.nout];
-    act_backward(grad_out, out, pre, act);
-    column_sums(grad_bias, grad_out, false);
+    act_backward(grad_out, out, pre, act, grad_bias);
     let dz = Mat::rows(grad_out, n, g.nout);
     matmul(
         grad_weight,
