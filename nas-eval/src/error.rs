@@ -20,9 +20,21 @@ pub enum Error {
     #[error(transparent)]
     Param(#[from] nas_core::Error),
     /// The data given to the evaluator do not fit together (empty split, index out of
-    /// range, subset larger than the training split...).
+    /// range, label above the classes...).
     #[error("data: {0}")]
     Data(String),
+    /// The budget asks for something impossible (no epoch, a training subset larger than
+    /// the training split...).
+    #[error("budget: {0}")]
+    Budget(String),
+    /// The worker threads of a trial could not be started.
+    #[error("cannot start {threads} threads: {reason}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The system's answer.
+        reason: String,
+    },
     /// The data set could not be read or split.
     #[error(transparent)]
     Dataset(#[from] crate::data::DataError),

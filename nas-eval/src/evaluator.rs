@@ -157,10 +157,12 @@ impl TrainingEvaluator {
     pub fn train_images(&self, budget: &Budget) -> Result<&[u32]> {
         match budget.train_subset {
             None => Ok(&self.split.train),
-            Some(k) if k == 0 || k as usize > self.subset_order.len() => Err(Error::Data(format!(
-                "budget.train_subset = {k}, but the training split has {n} images (allowed: 1 to {n})",
-                n = self.subset_order.len(),
-            ))),
+            Some(k) if k == 0 || k as usize > self.subset_order.len() => {
+                Err(Error::Budget(format!(
+                    "budget.train_subset = {k}, but the training split has {n} images (allowed: 1 to {n})",
+                    n = self.subset_order.len(),
+                )))
+            }
             Some(k) => Ok(&self.subset_order[..k as usize]),
         }
     }
@@ -176,7 +178,9 @@ impl TrainingEvaluator {
     ) -> Result<TrainReport> {
         let cost = self.cost(arch)?;
         if budget.epochs == 0 {
-            return Err(Error::Data("budget.epochs is 0: nothing to train".into()));
+            return Err(Error::Budget(
+                "budget.epochs = 0 (allowed: 1 or more)".into(),
+            ));
         }
         let train = self.train_images(budget)?;
         let batch = self.params.batch_size as usize;

@@ -127,7 +127,10 @@ impl CandleModel {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|e| Error::Data(format!("cannot start {threads} threads: {e}")))?;
+            .map_err(|e| Error::Threads {
+                threads,
+                reason: e.to_string(),
+            })?;
         let mut vars = Vec::with_capacity(plan.steps.len());
         for step in &plan.steps {
             let shape: Option<Vec<usize>> = match step.op {

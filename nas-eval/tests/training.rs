@@ -206,6 +206,37 @@ fn architectures_that_do_not_fit_the_input_are_errors() {
 }
 
 #[test]
+fn impossible_budgets_and_inconsistent_splits_are_refused() {
+    let e = evaluator(TrainParams::default());
+    let err = e
+        .train(
+            &arch("dense8-relu"),
+            &Budget {
+                epochs: 0,
+                train_subset: None,
+            },
+            1,
+            false,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("budget.epochs = 0"), "{err}");
+    let data = mini();
+    let params = TrainParams::default().check().unwrap();
+    let empty = nas_eval::data::Split {
+        train: vec![0, 1],
+        val: vec![],
+    };
+    let err = TrainingEvaluator::new(data.clone(), empty, params.clone()).unwrap_err();
+    assert!(err.to_string().contains("validation"), "{err}");
+    let outside = nas_eval::data::Split {
+        train: vec![0, 10_000],
+        val: vec![1],
+    };
+    let err = TrainingEvaluator::new(data, outside, params).unwrap_err();
+    assert!(err.to_string().contains("10000"), "{err}");
+}
+
+#[test]
 fn the_candle_backend_trains_the_same_network() {
     let budget = Budget {
         epochs: 1,

@@ -100,7 +100,10 @@ impl NativeModel {
                     .num_threads(threads)
                     .thread_name(|i| format!("nas-eval-{i}"))
                     .build()
-                    .map_err(|e| Error::Data(format!("cannot start {threads} threads: {e}")))?,
+                    .map_err(|e| Error::Threads {
+                        threads,
+                        reason: e.to_string(),
+                    })?,
             )
         } else {
             None
