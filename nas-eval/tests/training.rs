@@ -104,6 +104,25 @@ fn same_seed_gives_the_same_bits_with_one_or_two_threads() {
 }
 
 #[test]
+fn many_micro_batches_are_summed_in_the_same_order_on_any_thread_count() {
+    // 100 micro-batches of one example per step: more than the engine keeps on the stack.
+    let params = |threads| TrainParams {
+        batch_size: 100,
+        micro_batch: 1,
+        threads,
+        ..TrainParams::default()
+    };
+    let budget = Budget {
+        epochs: 1,
+        train_subset: Some(300),
+    };
+    let a = arch("dense24-tanh > dropout0.1 > dense12-relu");
+    let (_, _, m1) = run(&evaluator(params(1)), &a, &budget, 5, false);
+    let (_, _, m2) = run(&evaluator(params(2)), &a, &budget, 5, false);
+    assert_eq!(bits(&m1), bits(&m2));
+}
+
+#[test]
 fn divergence_stops_the_trial_and_says_where() {
     let e = evaluator(TrainParams {
         optimizer: OptimizerKind::Sgd,

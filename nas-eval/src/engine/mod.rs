@@ -45,6 +45,8 @@ use network::{Mode, Plan, Workspace};
 
 /// Parameters per block of the parallel gradient reduction and update.
 const UPDATE_BLOCK: usize = 1 << 14;
+/// Micro-batches per step whose gradients are referenced from the stack.
+const STACK_CHUNKS: usize = 64;
 
 /// Runs `f` on every item, on the pool's threads when there is a pool.
 fn for_each_item<T: Send>(
@@ -228,28 +230,44 @@ impl Model for NativeModel {
         }
         self.t += 1;
         let step = self.optimizer.step(self.t);
-        let partials: Vec<&[f32]> = self.workspaces[..chunks]
-            .iter()
-            .map(|w| &w.grads[..])
-            .collect();
-        let many = self.params.len() > UPDATE_BLOCK;
-        let blocks = self
-            .params
-            .chunks_mut(UPDATE_BLOCK)
-            .zip(self.m.chunks_mut(UPDATE_BLOCK))
-            .zip(self.v.chunks_mut(UPDATE_BLOCK));
-        let update = |i: usize, ((p, m), v): ((&mut [f32], &mut [f32]), &mut [f32])| {
-            optim::update(step, p, i * UPDATE_BLOCK, &partials, m, v);
+        // The partial gradients, by reference, on the stack (no allocation per step
+        // unless a batch has more than STACK_CHUNKS micro-batches).
+        let empty: &[f32] = &[];
+        let mut on_stack = [empty; STACK_CHUNKS];
+        let on_heap: Vec<&[f32]>;
+        let partials: &[&[f32]] = if chunks <= STACK_CHUNKS {
+            for (slot, ws) in on_stack.iter_mut().zip(&self.workspaces[..chunks]) {
+                *slot = &ws.grads;
+            }
+            &on_stack[..chunks]
+        } else {
+            on_heap = self.workspaces[..chunks]
+                .iter()
+                .map(|w| &w.grads[..])
+                .collect();
+            &on_heap
         };
+        let (params, m, v) = (&mut self.params, &mut self.m, &mut self.v);
         match self.pool.as_ref() {
-            Some(pool) if many => pool.install(|| {
-                blocks
-                    .collect::<Vec<_>>()
-                    .into_par_iter()
+            Some(pool) if params.len() > UPDATE_BLOCK => pool.install(|| {
+                params
+                    .par_chunks_mut(UPDATE_BLOCK)
+                    .zip(m.par_chunks_mut(UPDATE_BLOCK))
+                    .zip(v.par_chunks_mut(UPDATE_BLOCK))
                     .enumerate()
-                    .for_each(|(i, b)| update(i, b));
+                    .for_each(|(i, ((p, m), v))| {
+                        optim::update(step, p, i * UPDATE_BLOCK, partials, m, v);
+                    });
             }),
-            _ => blocks.enumerate().for_each(|(i, b)| update(i, b)),
+            _ => {
+                let blocks = params
+                    .chunks_mut(UPDATE_BLOCK)
+                    .zip(m.chunks_mut(UPDATE_BLOCK))
+                    .zip(v.chunks_mut(UPDATE_BLOCK));
+                for (i, ((p, m), v)) in blocks.enumerate() {
+                    optim::update(step, p, i * UPDATE_BLOCK, partials, m, v);
+                }
+            }
         }
         Ok(loss)
     }
