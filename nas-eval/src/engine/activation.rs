@@ -7,18 +7,40 @@ use nas_core::Activation;
 
 use super::simd::multiversion;
 
-/// The standard normal density at 0: 1/sqrt(2 pi).
-const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+/// 1/sqrt(2 pi): the standard normal density at 0.
+const INV_SQRT_2PI: f32 = 0.398_942_3;
 
-fn gelu(z: f32) -> f32 {
-    let z = f64::from(z);
-    (0.5 * z * (1.0 + candle_core::cpu::erf::erf_f64(z * std::f64::consts::FRAC_1_SQRT_2))) as f32
+/// `1 + erf(x)` without a library call: the Chebyshev fit of erfc in Numerical Recipes
+/// (fractional error below 1.2e-7), with [`exp`]. NaN stays NaN.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // the published coefficients
+fn one_plus_erf(x: f32) -> f32 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let mut p = 0.170_872_77;
+    p = p * t - 0.822_152_23;
+    p = p * t + 1.488_515_87;
+    p = p * t - 1.135_203_98;
+    p = p * t + 0.278_868_07;
+    p = p * t - 0.186_288_06;
+    p = p * t + 0.096_784_18;
+    p = p * t + 0.374_091_96;
+    p = p * t + 1.000_023_68;
+    p = p * t - 1.265_512_23;
+    let erfc = t * exp(p - z * z);
+    if x >= 0.0 { 2.0 - erfc } else { erfc }
 }
 
+/// GELU, exact (erf) form: `x * Phi(x)`.
+#[inline(always)]
+fn gelu(z: f32) -> f32 {
+    0.5 * z * one_plus_erf(z * std::f32::consts::FRAC_1_SQRT_2)
+}
+
+/// d GELU / dz = `Phi(z) + z * phi(z)`.
+#[inline(always)]
 fn gelu_derivative(z: f32) -> f32 {
-    let z = f64::from(z);
-    let cdf = 0.5 * (1.0 + candle_core::cpu::erf::erf_f64(z * std::f64::consts::FRAC_1_SQRT_2));
-    (cdf + z * INV_SQRT_2PI * (-0.5 * z * z).exp()) as f32
+    0.5 * one_plus_erf(z * std::f32::consts::FRAC_1_SQRT_2) + z * INV_SQRT_2PI * exp(-0.5 * z * z)
 }
 
 /// e^x in f32 without a library call, so that loops over it vectorise: Cephes' `expf`
@@ -33,7 +55,8 @@ pub(crate) fn exp(x: f32) -> f32 {
     // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 88.3);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4;
     p = p * r + 1.398_199_9e-3;
@@ -42,9 +65,12 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let y = p * (r * r) + r + 1.0;
-    // 2^n from its exponent bits (n is in [-126, 127] after the clamp; NaN gives 0 here
-    // and y carries the NaN).
-    let scale = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    // 2^n from its exponent bits. `shifted` is 1.5 * 2^23 + n, whose low mantissa bits
+    // are n (in [-126, 127] after the clamp): integer operations on the bits, which
+    // vectorise, where `n as i32` (a saturating conversion) would not. A NaN x gives
+    // some scale, and y carries the NaN.
+    let k = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f32::from_bits(k.wrapping_add(127) << 23);
     y * scale
 }
 
@@ -104,6 +130,17 @@ multiversion! {
 }
 
 multiversion! {
+    fn bias_gelu(out: &mut [f32], pre: &mut [f32], bias: &[f32]) {
+        for (row, pre_row) in out.chunks_exact_mut(bias.len()).zip(pre.chunks_exact_mut(bias.len())) {
+            for ((y, z), b) in row.iter_mut().zip(pre_row.iter_mut()).zip(bias) {
+                *z = *y + *b;
+                *y = gelu(*z);
+            }
+        }
+    }
+}
+
+multiversion! {
     fn bias_only(out: &mut [f32], bias: &[f32]) {
         for row in out.chunks_exact_mut(bias.len()) {
             for (y, b) in row.iter_mut().zip(bias) {
@@ -128,12 +165,7 @@ pub(crate) fn bias_act_forward(
         Some(Activation::Relu) => bias_relu(out, bias),
         Some(Activation::Tanh) => bias_tanh(out, bias),
         Some(Activation::Sigmoid) => bias_sigmoid(out, bias),
-        Some(Activation::Gelu) => {
-            bias_only(out, bias);
-            let pre = &mut pre[..out.len()];
-            pre.copy_from_slice(out);
-            out.iter_mut().for_each(|y| *y = gelu(*y));
-        }
+        Some(Activation::Gelu) => bias_gelu(out, &mut pre[..out.len()], bias),
     }
 }
 
@@ -198,6 +230,12 @@ multiversion! {
 }
 
 multiversion! {
+    fn gelu_backward(grad: &mut [f32], pre: &[f32], sums: &mut [f32]) {
+        backward_rows(grad, pre, sums, |g, z| g * gelu_derivative(z));
+    }
+}
+
+multiversion! {
     fn identity_backward(grad: &mut [f32], out: &[f32], sums: &mut [f32]) {
         backward_rows(grad, out, sums, |g, _| g);
     }
@@ -219,12 +257,7 @@ pub(crate) fn act_backward(
         Some(Activation::Relu) => relu_backward(grad, out, bias_grad),
         Some(Activation::Tanh) => tanh_backward(grad, out, bias_grad),
         Some(Activation::Sigmoid) => sigmoid_backward(grad, out, bias_grad),
-        Some(Activation::Gelu) => {
-            for (g, z) in grad.iter_mut().zip(&pre[..out.len()]) {
-                *g *= gelu_derivative(*z);
-            }
-            identity_backward(grad, out, bias_grad);
-        }
+        Some(Activation::Gelu) => gelu_backward(grad, &pre[..out.len()], bias_grad),
     }
 }
 
@@ -285,6 +318,25 @@ mod tests {
         assert_eq!(tanh(-100.0), -1.0);
         assert_eq!(exp(-1000.0), exp(-87.3));
         assert!(exp(100.0).is_finite());
+    }
+
+    #[test]
+    fn fast_gelu_and_its_derivative_are_accurate() {
+        let mut worst = [0.0f64; 2];
+        for i in -100_000..=100_000 {
+            let x = i as f32 * 1e-4;
+            let xd = f64::from(x);
+            let cdf = 0.5 * (1.0 + libm_erf(xd / 2f64.sqrt()));
+            let want = xd * cdf;
+            let dwant = cdf + xd * (-0.5 * xd * xd).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            worst[0] = worst[0].max((f64::from(gelu(x)) - want).abs() / xd.abs().max(1.0));
+            worst[1] = worst[1].max((f64::from(gelu_derivative(x)) - dwant).abs());
+        }
+        // A few f32 ulps of max(|x|, 1).
+        assert!(worst[0] < 5e-7 && worst[1] < 5e-7, "{worst:?}");
+        assert!(gelu(f32::NAN).is_nan());
+        assert!(gelu(-30.0).abs() < 1e-30);
+        assert_eq!(gelu(30.0), 30.0);
     }
 
     #[test]
