@@ -12,7 +12,7 @@ Models:
   cnn  conv3x3-16-relu > maxpool2 > conv3x3-32-relu > maxpool2 > dense10
   mlp  dense128-relu > dense10
 
-PyTorch is optional: `pip install torch` (the CPU build is enough). Without it this
+PyTorch is optional: `pip install torch numpy` (the CPU build of torch is enough). Without it this
 script prints {"skipped": "..."} and exits 0.
 """
 
@@ -60,7 +60,7 @@ def main():
         import torch
         from torch import nn
     except ImportError as e:  # PyTorch is optional.
-        print(json.dumps({"skipped": f"PyTorch not available ({e}); install with `pip install torch`"}))
+        print(json.dumps({"skipped": f"PyTorch not available ({e}); install with `pip install torch numpy`"}))
         return 0
 
     torch.set_num_threads(args.threads)

@@ -9,7 +9,7 @@
 #
 # DIR defaults to $NAS_MNIST_DIR, then ../shared/data/mnist next to the repository, then
 # the repository's data/mnist-mini (the embedded 10k/2k subset). PyTorch is optional:
-# install it with `pip install torch` (the CPU build is enough); without it only the
+# install it with `pip install torch numpy` (the CPU build is enough); without it only the
 # nas side runs. Run on a quiet machine: both sides are measured in wall-clock time.
 set -euo pipefail
 
@@ -46,7 +46,7 @@ python="${PYTHON:-python3}"
 have_torch=1
 if ! "$python" -c "import torch, numpy" >/dev/null 2>&1; then
     have_torch=0
-    echo "PyTorch not found for $python: only the nas side runs (install with: pip install torch)" >&2
+    echo "PyTorch not found for $python: only the nas side runs (install with: pip install torch numpy)" >&2
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/nas-target}"
