@@ -126,7 +126,15 @@ fn slurm_array_of_three_shards_and_merge_reproduce_the_single_machine_quickstart
         .find(|l| l.starts_with("submitted array job"))
         .unwrap_or_else(|| panic!("no job ids in: {stdout}"));
     let words: Vec<&str> = line.split_whitespace().collect();
-    let (array, merge) = (words[3], words[8]);
+    // "submitted array job <A> (3 tasks) and merge job <M> (afterok:<A>); ..."
+    let (array, merge) = (words[3], words[9]);
+    assert!(
+        array
+            .chars()
+            .chain(merge.chars())
+            .all(|c| c.is_ascii_digit()),
+        "job ids in: {line}"
+    );
     println!("{line}");
     wait_for(&[array, merge], Duration::from_secs(20 * 60));
     let tasks = job_states(array);
