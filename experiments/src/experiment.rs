@@ -30,6 +30,51 @@ pub const MANIFEST: &str = "manifest.json";
 /// Name of the lock file in an output directory.
 pub const LOCK: &str = ".lock";
 
+/// Flags shared by `nas run` and `nas tabulate`: none of them changes a result.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ExecOptions {
+    /// Runs executed in parallel (never changes results) [default: the config's].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Threads per trial (never changes results) [default: the config's].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Continue the interrupted experiment in --out: finished trials are kept, killed ones
+    /// are run again.
+    #[arg(long)]
+    pub resume: bool,
+    /// Folder of the data set's files (overrides `data.dir`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Run only shard I of N (0-based), into DIR/shards/I/: unit k (runs in the order
+    /// strategies as listed, then repetitions; tabulation chunks in order) belongs to
+    /// shard k mod N. Combine the shards with `nas merge DIR`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Parses `I/N` with I < N (0-based shard index).
+pub fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not I/N, e.g. 0/4"))?;
+    let i: u32 = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{i}` is not a shard index"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a shard count"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N (0-based)"));
+    }
+    Ok((i, n))
+}
+
 /// Options of `nas run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -37,22 +82,12 @@ pub struct RunOptions {
     pub config: PathBuf,
     /// Output directory (default `out/<experiment name>`).
     pub out: Option<PathBuf>,
-    /// Overrides `experiment.workers`.
-    pub workers: Option<usize>,
-    /// Overrides `training.threads`.
-    pub threads: Option<usize>,
-    /// Continue an interrupted experiment in `out`.
-    pub resume: bool,
-    /// Overrides `data.dir`.
-    pub data_dir: Option<PathBuf>,
     /// Only these strategies (by name).
     pub strategies: Option<Vec<String>>,
     /// Only these repetition seeds.
     pub seeds: Option<Vec<u32>>,
-    /// Run only shard `(index, count)` of the units, into `out/shards/<index>/`.
-    pub shard: Option<(u32, u32)>,
-    /// No progress output.
-    pub quiet: bool,
+    /// The shared flags.
+    pub exec: ExecOptions,
 }
 
 /// What a finished `nas run` reports.
@@ -67,22 +102,27 @@ pub struct RunSummary {
 }
 
 /// Applies the command-line overrides to a loaded config.
-fn apply_overrides(loaded: &mut LoadedConfig, opts: &RunOptions) -> Result<(), BadInput> {
+fn apply_overrides(
+    loaded: &mut LoadedConfig,
+    exec: &ExecOptions,
+    strategies: Option<&[String]>,
+    seeds: Option<&[u32]>,
+) -> Result<(), BadInput> {
     let config = &mut loaded.config;
-    if let Some(w) = opts.workers {
+    if let Some(w) = exec.workers {
         if w == 0 {
             return Err(BadInput::new("--workers must be at least 1"));
         }
         config.experiment.workers = w;
     }
-    if let Some(t) = opts.threads {
+    if let Some(t) = exec.threads {
         config.training.threads = u32::try_from(t).unwrap_or(u32::MAX);
         config
             .training
             .check()
             .map_err(|e| BadInput::new(format!("--threads: {e}")))?;
     }
-    if let Some(names) = &opts.strategies {
+    if let Some(names) = strategies {
         let all = config.strategy_names();
         if let Some(unknown) = names.iter().find(|n| !all.contains(n)) {
             return Err(BadInput::new(format!(
@@ -93,12 +133,12 @@ fn apply_overrides(loaded: &mut LoadedConfig, opts: &RunOptions) -> Result<(), B
         }
         config.strategies.retain(|s| names.contains(&s.name()));
     }
-    if let Some(seeds) = &opts.seeds {
+    if let Some(seeds) = seeds {
         if seeds.is_empty() {
             return Err(BadInput::new("--seeds needs at least one repetition seed"));
         }
         config.experiment.repetitions = None;
-        config.experiment.seeds = Some(seeds.clone());
+        config.experiment.seeds = Some(seeds.to_vec());
     }
     Ok(())
 }
@@ -432,40 +472,25 @@ pub fn execute(x: &Execution<'_>) -> Result<usize> {
     Ok(runs)
 }
 
-/// `nas run`.
-pub fn run(opts: &RunOptions) -> Result<RunSummary> {
-    let mut loaded = config::load(&opts.config)?;
-    loaded
-        .config
-        .check_runnable()
-        .map_err(|(field, message)| loaded.error(&field, message))?;
-    apply_overrides(&mut loaded, opts)?;
-    let config = loaded.config.clone();
-    let out = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("out").join(&config.experiment.name));
-    check_shard(opts.shard)?;
-    let dir = match opts.shard {
+/// Prepares the output directory, the evaluator and the journal of a plan, executes it,
+/// and writes the outputs (or, for a shard, says what to do next).
+fn execute_plan(
+    command: &str,
+    loaded: &LoadedConfig,
+    out: &Path,
+    kind: JournalKind,
+    exec: &ExecOptions,
+    scorer: &setup::Scorer,
+    plan: &dyn Plan,
+) -> Result<String> {
+    let config = &loaded.config;
+    let dir = match exec.shard {
         Some((index, _)) => out.join("shards").join(index.to_string()),
-        None => out.clone(),
+        None => out.to_path_buf(),
     };
-    let _lock = prepare_out_dir(&dir, opts.resume)?;
-
-    let scorer = setup::scorer(&loaded, opts.data_dir.as_deref())?;
-    let plan = runner::ExperimentPlan {
-        config: &config,
-        space: &scorer.space,
-    };
-    let units = plan.units();
-    let (mut journal, previous) = open_journal(
-        &dir,
-        &config,
-        JournalKind::Run,
-        &units,
-        opts.resume,
-        opts.shard,
-    )?;
+    let _lock = prepare_out_dir(&dir, exec.resume)?;
+    let (mut journal, previous) =
+        open_journal(&dir, config, kind, &plan.units(), exec.resume, exec.shard)?;
     if scorer.table.is_some() {
         journal = journal.sync_at_run_end_only();
     }
@@ -474,37 +499,71 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             .as_ref()
             .and_then(|_| read_manifest(&dir).ok())
             .map_or_else(manifest::now_utc, |m| m.started),
-        ..base_manifest(&config, &scorer)
+        ..base_manifest(config, scorer)
     };
     crate::outputs::write_atomic(&dir.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
     write_manifest(&dir, &manifest)?;
     let resume_cmd = format!(
-        "nas run {} --out {}{} --resume",
-        opts.config.display(),
+        "nas {command} {} --out {}{} --resume",
+        loaded.path.display(),
         out.display(),
-        opts.shard
+        exec.shard
             .map_or_else(String::new, |(i, n)| format!(" --shard {i}/{n}"))
     );
-    let runs = execute(&Execution {
-        plan: &plan,
+    let units = execute(&Execution {
+        plan,
         space: &scorer.space,
         evaluator: scorer.evaluator.as_ref(),
         journal: &journal,
         previous: previous.as_ref(),
-        shard: opts.shard,
+        shard: exec.shard,
         workers: config.experiment.workers,
-        quiet: opts.quiet,
+        quiet: exec.quiet,
         resume_cmd: &resume_cmd,
     })?;
-    let report = opts.shard.is_none().then(|| out.join(report::REPORT));
-    let table = match opts.shard {
-        Some((index, count)) => format!(
-            "shard {index}/{count}: {runs} run(s) done in {}.\nWhen every shard is done: nas merge {}",
+    match exec.shard {
+        Some((index, count)) => Ok(format!(
+            "shard {index}/{count}: {units} unit(s) done in {}.\nWhen every shard is done: nas merge {}",
             dir.display(),
             out.display()
-        ),
-        None => write_outputs(&out, &config, &manifest)?,
+        )),
+        None => write_outputs(out, config, &manifest),
+    }
+}
+
+/// `nas run`.
+pub fn run(opts: &RunOptions) -> Result<RunSummary> {
+    let mut loaded = config::load(&opts.config)?;
+    loaded
+        .config
+        .check_runnable()
+        .map_err(|(field, message)| loaded.error(&field, message))?;
+    apply_overrides(
+        &mut loaded,
+        &opts.exec,
+        opts.strategies.as_deref(),
+        opts.seeds.as_deref(),
+    )?;
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("out").join(&loaded.config.experiment.name));
+    check_shard(opts.exec.shard)?;
+    let scorer = setup::scorer(&loaded, opts.exec.data_dir.as_deref())?;
+    let plan = runner::ExperimentPlan {
+        config: &loaded.config,
+        space: &scorer.space,
     };
+    let table = execute_plan(
+        "run",
+        &loaded,
+        &out,
+        JournalKind::Run,
+        &opts.exec,
+        &scorer,
+        &plan,
+    )?;
+    let report = opts.exec.shard.is_none().then(|| out.join(report::REPORT));
     Ok(RunSummary { out, table, report })
 }
 
@@ -858,34 +917,17 @@ pub struct TabulateOptions {
     pub config: PathBuf,
     /// The table directory.
     pub out: PathBuf,
-    /// Overrides `experiment.workers`.
-    pub workers: Option<usize>,
-    /// Overrides `training.threads`.
-    pub threads: Option<usize>,
-    /// Continue an interrupted tabulation.
-    pub resume: bool,
-    /// Overrides `data.dir`.
-    pub data_dir: Option<PathBuf>,
-    /// Only shard `(index, count)`.
-    pub shard: Option<(u32, u32)>,
     /// Overrides `tabulate.max_architectures`.
     pub max_architectures: Option<u64>,
-    /// No progress output.
-    pub quiet: bool,
+    /// The shared flags.
+    pub exec: ExecOptions,
 }
 
 /// `nas tabulate`: trains every architecture of the space with K seeds and writes the
 /// table, with the journal, resume and shard machinery of `nas run`.
 pub fn tabulate(opts: &TabulateOptions) -> Result<RunSummary> {
     let mut loaded = config::load(&opts.config)?;
-    apply_overrides(
-        &mut loaded,
-        &RunOptions {
-            workers: opts.workers,
-            threads: opts.threads,
-            ..RunOptions::default()
-        },
-    )?;
+    apply_overrides(&mut loaded, &opts.exec, None, None)?;
     if let Some(max) = opts.max_architectures {
         loaded.config.tabulate.max_architectures = max;
     }
@@ -897,64 +939,23 @@ pub fn tabulate(opts: &TabulateOptions) -> Result<RunSummary> {
             )
             .into());
     }
-    let config = loaded.config.clone();
-    check_shard(opts.shard)?;
-    let dir = match opts.shard {
-        Some((index, _)) => opts.out.join("shards").join(index.to_string()),
-        None => opts.out.clone(),
-    };
-    let scorer = setup::scorer(&loaded, opts.data_dir.as_deref())?;
-    let archs = tabular::architectures(&scorer.space, config.tabulate.max_architectures)
+    check_shard(opts.exec.shard)?;
+    let scorer = setup::scorer(&loaded, opts.exec.data_dir.as_deref())?;
+    let archs = tabular::architectures(&scorer.space, loaded.config.tabulate.max_architectures)
         .map_err(|e| loaded.error("tabulate.max_architectures", e))?;
-    let _lock = prepare_out_dir(&dir, opts.resume)?;
     let plan = tabular::TabulatePlan {
-        config: &config,
+        config: &loaded.config,
         archs,
     };
-    let units = plan.units();
-    let (journal, previous) = open_journal(
-        &dir,
-        &config,
+    let table = execute_plan(
+        "tabulate",
+        &loaded,
+        &opts.out,
         JournalKind::Tabulate,
-        &units,
-        opts.resume,
-        opts.shard,
+        &opts.exec,
+        &scorer,
+        &plan,
     )?;
-    let manifest = Manifest {
-        started: previous
-            .as_ref()
-            .and_then(|_| read_manifest(&dir).ok())
-            .map_or_else(manifest::now_utc, |m| m.started),
-        ..base_manifest(&config, &scorer)
-    };
-    crate::outputs::write_atomic(&dir.join(RESOLVED_CONFIG), config.to_toml().as_bytes())?;
-    write_manifest(&dir, &manifest)?;
-    let resume_cmd = format!(
-        "nas tabulate {} --out {}{} --resume",
-        opts.config.display(),
-        opts.out.display(),
-        opts.shard
-            .map_or_else(String::new, |(i, n)| format!(" --shard {i}/{n}"))
-    );
-    let runs = execute(&Execution {
-        plan: &plan,
-        space: &scorer.space,
-        evaluator: scorer.evaluator.as_ref(),
-        journal: &journal,
-        previous: previous.as_ref(),
-        shard: opts.shard,
-        workers: config.experiment.workers,
-        quiet: opts.quiet,
-        resume_cmd: &resume_cmd,
-    })?;
-    let table = match opts.shard {
-        Some((index, count)) => format!(
-            "shard {index}/{count}: {runs} chunk(s) done in {}.\nWhen every shard is done: nas merge {}",
-            dir.display(),
-            opts.out.display()
-        ),
-        None => write_outputs(&opts.out, &config, &manifest)?,
-    };
     Ok(RunSummary {
         out: opts.out.clone(),
         table,

@@ -25,33 +25,14 @@ enum Command {
         /// Output directory [default: out/<experiment name>].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Runs executed in parallel (never changes results) [default: the config's].
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Threads per trial (never changes results) [default: the config's].
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Continue the interrupted experiment in --out: finished trials are kept,
-        /// killed ones are run again.
-        #[arg(long)]
-        resume: bool,
-        /// Folder of the data set's files (overrides `data.dir`).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
         /// Only these strategies (comma-separated names), e.g. to rerun a subset.
         #[arg(long, value_delimiter = ',')]
         strategies: Option<Vec<String>>,
         /// Only these repetition seeds (comma-separated), e.g. `--seeds 3,7`.
         #[arg(long, value_delimiter = ',')]
         seeds: Option<Vec<u32>>,
-        /// Run only shard I of N (0-based), into DIR/shards/I/: run k of the config (in
-        /// order: strategies as listed, then repetitions) belongs to shard k mod N.
-        /// Combine the shards with `nas merge DIR`.
-        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
-        shard: Option<(u32, u32)>,
-        /// No progress output.
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        exec: experiment::ExecOptions,
     },
     /// Train every architecture of a config's space with K seeds and write a table
     /// (table.csv + table.json) that `evaluator = { kind = "tabular", table = DIR }` uses.
@@ -61,27 +42,11 @@ enum Command {
         /// The table directory.
         #[arg(long)]
         out: PathBuf,
-        /// Architectures trained in parallel chunks (never changes results).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Threads per training (never changes results).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Continue an interrupted tabulation; finished architectures are not retrained.
-        #[arg(long)]
-        resume: bool,
-        /// Folder of the data set's files (overrides `data.dir`).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Only shard I of N (0-based) of the chunks; combine with `nas merge DIR`.
-        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
-        shard: Option<(u32, u32)>,
         /// Refuse spaces with more architectures than this [default: tabulate.max_architectures].
         #[arg(long)]
         max_architectures: Option<u64>,
-        /// No progress output.
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        exec: experiment::ExecOptions,
     },
     /// Combine the shard journals under DIR/shards/ and write every output into DIR.
     Merge {
@@ -146,50 +111,29 @@ fn run() -> Result<()> {
         Command::Run {
             config,
             out,
-            workers,
-            threads,
-            resume,
-            data_dir,
             strategies,
             seeds,
-            shard,
-            quiet,
+            exec,
         } => {
-            let summary = experiment::run(&experiment::RunOptions {
+            print_summary(&experiment::run(&experiment::RunOptions {
                 config,
                 out,
-                workers,
-                threads,
-                resume,
-                data_dir,
                 strategies,
                 seeds,
-                shard,
-                quiet,
-            })?;
-            print_summary(&summary);
+                exec,
+            })?);
         }
         Command::Tabulate {
             config,
             out,
-            workers,
-            threads,
-            resume,
-            data_dir,
-            shard,
             max_architectures,
-            quiet,
+            exec,
         } => {
             print_summary(&experiment::tabulate(&experiment::TabulateOptions {
                 config,
                 out,
-                workers,
-                threads,
-                resume,
-                data_dir,
-                shard,
                 max_architectures,
-                quiet,
+                exec,
             })?);
         }
         Command::Merge { dir, allow_partial } => {
@@ -242,25 +186,6 @@ fn print_summary(summary: &experiment::RunSummary) {
     if let Some(report) = &summary.report {
         println!("report: {}", report.display());
     }
-}
-
-/// Parses `I/N` with I < N.
-fn parse_shard(s: &str) -> Result<(u32, u32), String> {
-    let (i, n) = s
-        .split_once('/')
-        .ok_or_else(|| format!("`{s}` is not I/N, e.g. 0/4"))?;
-    let i: u32 = i
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{i}` is not a shard index"))?;
-    let n: u32 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{n}` is not a shard count"))?;
-    if n == 0 || i >= n {
-        return Err(format!("shard {i}/{n}: need 0 <= I < N (0-based)"));
-    }
-    Ok((i, n))
 }
 
 fn main() -> ExitCode {
