@@ -1,16 +1,14 @@
 //! Random search against the runner's contract: reproducible, resumable, valid, and
 //! without repeats when asked.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::Run;
-use nas_core::space::{DenseChoices, DropoutChoices};
-use nas_core::testutil::{SyntheticEvaluator, toy_space};
-use nas_core::{
-    Architecture, DropoutRate, InputShape, RunSeeds, SearchSpace, SearchSpaceParams, Strategy,
+use nas_core::testutil::{
+    Run, SyntheticEvaluator, assert_accepts_asks_in_flight, assert_rejects_tell_without_ask,
+    assert_restore_continues, assert_same_proposals, assert_survives_diverged_and_failed,
+    tiny_space, toy_space,
 };
+use nas_core::{Architecture, RunSeeds, SearchSpace, Strategy};
 use nas_random::{RandomParams, RandomSearch};
 
 fn search(no_repeat: bool, space: &SearchSpace, seeds: RunSeeds) -> RandomSearch {
@@ -18,58 +16,30 @@ fn search(no_repeat: bool, space: &SearchSpace, seeds: RunSeeds) -> RandomSearch
     RandomSearch::new(space.clone(), params, seeds.strategy_rng())
 }
 
-/// A space of 2 + 4 = 6 architectures: one or two of {dense8-relu, dropout0.5}.
-fn tiny_space() -> SearchSpace {
-    SearchSpaceParams {
-        min_layers: 1,
-        max_layers: 2,
-        conv2d: None,
-        maxpool2d: false,
-        dense: Some(DenseChoices {
-            units: vec![8],
-            activations: vec![nas_core::Activation::Relu],
-        }),
-        dropout: Some(DropoutChoices {
-            rates: vec![DropoutRate::from_f64(0.5).unwrap()],
-        }),
-    }
-    .check(InputShape::new(1, 4, 4))
-    .unwrap()
+/// Random search on the toy space, with or without `no_repeat`.
+fn on_toy(no_repeat: bool) -> impl Fn(RunSeeds) -> RandomSearch {
+    let space = toy_space();
+    move |seeds| search(no_repeat, &space, seeds)
 }
 
 #[test]
 fn same_seed_same_proposals_and_another_seed_others() {
     for no_repeat in [false, true] {
-        let seeds = RunSeeds::new(7, "random", 0);
-        let space = toy_space();
-        let a = Run::toy(seeds).steps(&mut search(no_repeat, &space, seeds), 60);
-        let b = Run::toy(seeds).steps(&mut search(no_repeat, &space, seeds), 60);
-        assert_eq!(a, b);
-        let other = RunSeeds::new(7, "random", 1);
-        let c = Run::toy(other).steps(&mut search(no_repeat, &space, other), 60);
-        assert_ne!(a, c);
+        assert_same_proposals(on_toy(no_repeat));
     }
 }
 
 #[test]
 fn save_and_restore_mid_run_continues_identically() {
     for no_repeat in [false, true] {
-        let seeds = RunSeeds::new(11, "random", 2);
-        let mut run = Run::toy(seeds);
-        let mut s = search(no_repeat, &toy_space(), seeds);
-        run.steps(&mut s, 25);
-        // A proposal in flight when the checkpoint is taken.
-        let in_flight = s.ask(&run.history).unwrap();
-        let json = serde_json::to_string(&s).unwrap();
-        let mut restored: RandomSearch = serde_json::from_str(&json).unwrap();
-        let trial = run.evaluate(in_flight);
-        let mut run2 = Run::toy(seeds);
-        run2.history = run.history.clone();
-        for (strategy, r) in [(&mut s, &mut run), (&mut restored, &mut run2)] {
-            r.history.push(trial.clone());
-            strategy.tell(&trial).unwrap();
-        }
-        assert_eq!(run.steps(&mut s, 30), run2.steps(&mut restored, 30));
+        assert_restore_continues(on_toy(no_repeat));
+    }
+}
+
+#[test]
+fn asks_in_flight_are_accepted() {
+    for no_repeat in [false, true] {
+        assert_accepts_asks_in_flight(on_toy(no_repeat));
     }
 }
 
@@ -114,20 +84,15 @@ fn no_repeat_skips_proposals_still_in_flight() {
 }
 
 #[test]
-fn diverged_trials_are_accepted() {
-    let seeds = RunSeeds::new(1, "random", 0);
-    let evaluator = SyntheticEvaluator {
-        diverge_every: Some(3),
-        ..SyntheticEvaluator::default()
-    };
-    let mut run = Run::new(toy_space(), seeds, evaluator);
-    run.steps(&mut search(false, &toy_space(), seeds), 40);
-    assert!(
-        run.history
-            .trials()
-            .iter()
-            .any(|t| t.status == nas_core::Status::Diverged)
-    );
+fn diverged_and_failed_trials_are_accepted() {
+    for no_repeat in [false, true] {
+        assert_survives_diverged_and_failed(on_toy(no_repeat));
+    }
+}
+
+#[test]
+fn a_second_tell_of_a_trial_is_an_error() {
+    assert_rejects_tell_without_ask(on_toy(false));
 }
 
 #[test]

@@ -1,14 +1,12 @@
 //! REINFORCE and Q-learning against the runner's contract: reproducible, resumable from a
 //! checkpoint, valid proposals, robust to failures and to asks in flight.
 
-mod common;
-
-use common::Run;
-use nas_core::testutil::{SyntheticEvaluator, toy_space};
-use nas_core::{Architecture, RunSeeds, Status, Strategy};
+use nas_core::testutil::{
+    Run, assert_accepts_asks_in_flight, assert_rejects_tell_without_ask, assert_restore_continues,
+    assert_same_proposals, assert_survives_diverged_and_failed, toy_space,
+};
+use nas_core::{Architecture, RunSeeds};
 use nas_rl::{Exploration, QLearning, QLearningParams, RandomAction, Reinforce, ReinforceParams};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 fn reinforce(params: ReinforceParams) -> impl Fn(RunSeeds) -> Reinforce {
     let params = params.check().unwrap();
@@ -46,153 +44,66 @@ fn q_variants() -> Vec<QLearningParams> {
     ]
 }
 
-fn same_seed_same_proposals<S: Strategy>(make: impl Fn(RunSeeds) -> S) {
-    let seeds = RunSeeds::new(9, "s", 0);
-    let a = Run::toy(seeds).steps(&mut make(seeds), 80);
-    let b = Run::toy(seeds).steps(&mut make(seeds), 80);
-    assert_eq!(a, b);
-    let other = RunSeeds::new(9, "s", 1);
-    assert_ne!(a, Run::toy(other).steps(&mut make(other), 80));
-}
-
-/// Runs 37 steps, asks once more, checkpoints with that proposal in flight, and checks that
-/// the restored strategy continues exactly like the original.
-fn restore_continues_identically<S: Strategy + Serialize + DeserializeOwned>(
-    make: impl Fn(RunSeeds) -> S,
-) {
-    let seeds = RunSeeds::new(10, "s", 3);
-    let mut run = Run::toy(seeds);
-    let mut original = make(seeds);
-    run.steps(&mut original, 37);
-    let in_flight = original.ask(&run.history).unwrap();
-    let json = serde_json::to_string(&original).unwrap();
-    let mut restored: S = serde_json::from_str(&json).unwrap();
-    assert_eq!(serde_json::to_string(&restored).unwrap(), json);
-    let mut run2 = Run::toy(seeds);
-    run2.history = run.history.clone();
-    let trial = run.evaluate(in_flight);
-    run.history.push(trial.clone());
-    run2.history.push(trial.clone());
-    original.tell(&trial).unwrap();
-    restored.tell(&trial).unwrap();
-    assert_eq!(run.steps(&mut original, 60), run2.steps(&mut restored, 60));
-}
-
-/// Asks 25 times before telling anything, tells in reverse order, then goes on.
-fn asks_in_flight_are_fine<S: Strategy>(make: impl Fn(RunSeeds) -> S) {
-    let seeds = RunSeeds::new(12, "s", 0);
-    let mut run = Run::toy(seeds);
-    let mut s = make(seeds);
-    let asked: Vec<Architecture> = (0..25).map(|_| s.ask(&run.history).unwrap()).collect();
-    let trials: Vec<_> = asked
-        .into_iter()
-        .map(|a| {
-            assert!(run.space.is_valid(&a));
-            let t = run.evaluate(a);
-            run.history.push(t.clone());
-            t
-        })
-        .collect();
-    for t in trials.iter().rev() {
-        s.tell(t).unwrap();
-    }
-    run.steps(&mut s, 40);
-}
-
-fn diverged_and_failed_trials_are_survived<S: Strategy>(make: impl Fn(RunSeeds) -> S) {
-    let seeds = RunSeeds::new(13, "s", 0);
-    let evaluator = SyntheticEvaluator {
-        diverge_every: Some(3),
-        ..SyntheticEvaluator::default()
-    };
-    let mut run = Run::new(toy_space(), seeds, evaluator);
-    let mut s = make(seeds);
-    for i in 0..100 {
-        let arch = s.ask(&run.history).unwrap();
-        let mut trial = run.evaluate(arch);
-        if i % 7 == 0 && !trial.cached {
-            trial.status = Status::Failed;
-            trial.metrics = None;
-            trial.reason = Some("synthetic failure".into());
-        }
-        run.history.push(trial.clone());
-        s.tell(&trial).unwrap();
-    }
-    let statuses: Vec<Status> = run.history.trials().iter().map(|t| t.status).collect();
-    assert!(statuses.contains(&Status::Diverged) && statuses.contains(&Status::Failed));
-    assert!(run.history.best_fitness().is_some());
-}
-
-fn a_tell_without_its_ask_is_an_error<S: Strategy>(make: impl Fn(RunSeeds) -> S) {
-    let seeds = RunSeeds::new(14, "s", 0);
-    let mut run = Run::toy(seeds);
-    let mut s = make(seeds);
-    run.steps(&mut s, 3);
-    let trial = run.history.trials()[0].clone();
-    let err = s.tell(&trial).unwrap_err().to_string();
-    assert!(err.contains(&trial.arch.to_string()), "{err}");
-}
-
 #[test]
 fn reinforce_same_seed_same_proposals() {
     for p in reinforce_variants() {
-        same_seed_same_proposals(reinforce(p));
+        assert_same_proposals(reinforce(p));
     }
 }
 
 #[test]
 fn q_learning_same_seed_same_proposals() {
     for p in q_variants() {
-        same_seed_same_proposals(q_learning(p));
+        assert_same_proposals(q_learning(p));
     }
 }
 
 #[test]
 fn reinforce_restored_mid_run_continues_identically() {
     for p in reinforce_variants() {
-        restore_continues_identically(reinforce(p));
+        assert_restore_continues(reinforce(p));
     }
 }
 
 #[test]
 fn q_learning_restored_mid_run_continues_identically() {
     for p in q_variants() {
-        restore_continues_identically(q_learning(p));
+        assert_restore_continues(q_learning(p));
     }
 }
 
 #[test]
 fn reinforce_accepts_asks_in_flight() {
-    asks_in_flight_are_fine(reinforce(ReinforceParams::default()));
+    assert_accepts_asks_in_flight(reinforce(ReinforceParams::default()));
 }
 
 #[test]
 fn q_learning_accepts_asks_in_flight() {
     for p in q_variants() {
-        asks_in_flight_are_fine(q_learning(p));
+        assert_accepts_asks_in_flight(q_learning(p));
     }
 }
 
 #[test]
 fn reinforce_survives_diverged_and_failed_trials() {
-    diverged_and_failed_trials_are_survived(reinforce(ReinforceParams::default()));
+    assert_survives_diverged_and_failed(reinforce(ReinforceParams::default()));
 }
 
 #[test]
 fn q_learning_survives_diverged_and_failed_trials() {
     for p in q_variants() {
-        diverged_and_failed_trials_are_survived(q_learning(p));
+        assert_survives_diverged_and_failed(q_learning(p));
     }
 }
 
 #[test]
 fn reinforce_rejects_a_tell_without_its_ask() {
-    a_tell_without_its_ask_is_an_error(reinforce(ReinforceParams::default()));
+    assert_rejects_tell_without_ask(reinforce(ReinforceParams::default()));
 }
 
 #[test]
 fn q_learning_rejects_a_tell_without_its_ask() {
-    a_tell_without_its_ask_is_an_error(q_learning(QLearningParams::default()));
+    assert_rejects_tell_without_ask(q_learning(QLearningParams::default()));
 }
 
 #[test]

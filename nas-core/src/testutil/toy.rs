@@ -1,5 +1,4 @@
-//! A toy search space and a cheap synthetic evaluator (feature `test-utils`), so that
-//! strategies can be tested, compared and benchmarked without training anything.
+//! The toy search space and the synthetic evaluator.
 //!
 //! The synthetic fitness has a known optimum, [`toy_optimum`], and a learnable structure:
 //! it is a sum over layer slots of how close each slot is to the optimum's layer in that
@@ -55,6 +54,26 @@ pub fn toy_space() -> SearchSpace {
     toy_params()
         .check(TOY_INPUT)
         .expect("the toy space is valid")
+}
+
+/// A space of exactly 6 architectures, one or two of {dense8-relu, dropout0.5} on 1x4x4
+/// inputs, for tests that exhaust a space.
+pub fn tiny_space() -> SearchSpace {
+    SearchSpaceParams {
+        min_layers: 1,
+        max_layers: 2,
+        conv2d: None,
+        maxpool2d: false,
+        dense: Some(DenseChoices {
+            units: vec![8],
+            activations: vec![Activation::Relu],
+        }),
+        dropout: Some(DropoutChoices {
+            rates: vec![DropoutRate::from_f64(0.5).expect("valid rate")],
+        }),
+    }
+    .check(InputShape::new(1, 4, 4))
+    .expect("the tiny space is valid")
 }
 
 /// The architecture with the highest synthetic fitness.
@@ -178,6 +197,12 @@ impl Evaluator for SyntheticEvaluator {
 mod tests {
     use super::*;
     use crate::seed::rng_from_seed;
+
+    #[test]
+    fn the_tiny_space_has_six_architectures() {
+        assert_eq!(tiny_space().count_architectures(), 6);
+        assert_eq!(tiny_space().enumerate(100).unwrap().len(), 6);
+    }
 
     #[test]
     fn the_optimum_is_valid_and_beats_every_sample() {

@@ -1,0 +1,96 @@
+//! Does a strategy learn? Its final best-so-far against random search's, over many seeds,
+//! on the toy space with the synthetic evaluator.
+
+use crate::architecture::Architecture;
+use crate::error::Result;
+use crate::history::History;
+use crate::seed::{NasRng, RunSeeds};
+use crate::space::SearchSpace;
+use crate::strategy::Strategy;
+use crate::trial::Trial;
+
+use super::harness::run;
+use super::stats::{mean, one_sided_mann_whitney};
+use super::toy::toy_space;
+
+/// The random-search baseline: independent uniform draws from the space, exactly what
+/// nas-random's `RandomSearch` does with its default params (kept here so that strategy
+/// crates need not depend on nas-random, even for tests).
+#[derive(Debug, Clone)]
+pub struct UniformBaseline {
+    /// The space drawn from.
+    pub space: SearchSpace,
+    /// The strategy's RNG.
+    pub rng: NasRng,
+}
+
+impl UniformBaseline {
+    /// Draws from `space` with the strategy RNG of `seeds`.
+    pub fn new(space: SearchSpace, seeds: RunSeeds) -> Self {
+        UniformBaseline {
+            space,
+            rng: seeds.strategy_rng(),
+        }
+    }
+}
+
+impl Strategy for UniformBaseline {
+    fn ask(&mut self, _history: &History) -> Result<Architecture> {
+        Ok(self.space.sample(&mut self.rng))
+    }
+
+    fn tell(&mut self, _trial: &Trial) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Final best-so-far (0 when nothing ranked) of `reps` runs of `evals` trials on the toy
+/// space; repetition `r` uses the seeds of `(2024, name, r)`, as the runner derives them.
+pub fn final_bests(
+    name: &str,
+    reps: u32,
+    evals: usize,
+    mut make: impl FnMut(RunSeeds) -> Box<dyn Strategy>,
+) -> Vec<f64> {
+    (0..reps)
+        .map(|r| {
+            let seeds = RunSeeds::new(2024, name, r);
+            let mut strategy = make(seeds);
+            run(strategy.as_mut(), seeds, evals)
+                .best_fitness()
+                .unwrap_or(0.0)
+        })
+        .collect()
+}
+
+/// Runs `name` and the [`UniformBaseline`] over 30 seeds x 150 evaluations, prints both
+/// means and the one-sided Mann-Whitney p-value of "`name` ends higher" (see it with
+/// `cargo test -- --nocapture`), and returns that p-value.
+pub fn compare_with_random(name: &str, make: impl FnMut(RunSeeds) -> Box<dyn Strategy>) -> f64 {
+    const REPS: u32 = 30;
+    const EVALS: usize = 150;
+    let random = final_bests("random", REPS, EVALS, |seeds| {
+        Box::new(UniformBaseline::new(toy_space(), seeds))
+    });
+    let strategy = final_bests(name, REPS, EVALS, make);
+    let (u, p) = one_sided_mann_whitney(&strategy, &random);
+    println!(
+        "{name}: mean best after {EVALS} = {:.4} vs random {:.4} ({REPS} seeds; U = {u}, one-sided Mann-Whitney p = {p:.2e})",
+        mean(&strategy),
+        mean(&random),
+    );
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_baseline_does_not_beat_itself() {
+        let p = compare_with_random("uniform", |seeds| {
+            Box::new(UniformBaseline::new(toy_space(), seeds))
+        });
+        assert!(p > 0.01, "p = {p}");
+    }
+}
