@@ -92,6 +92,7 @@ where
     chart
         .configure_mesh()
         .x_desc(x_label)
+        .x_label_formatter(&|v| format!("{}", (v * 100.0).round() / 100.0))
         .y_desc("best validation accuracy so far")
         .y_label_formatter(&|v| format!("{v:.3}"))
         .draw()
