@@ -1,7 +1,7 @@
 //! # nas-core
 //!
 //! The vocabulary every part of nas shares: the [search space](space) and its checked
-//! params, the [architecture](architecture) genome with its canonical text, stable id,
+//! params, the [`architecture`] genome with its canonical text, stable id,
 //! [fixed-length encoding](encoding) and [mutations](mutation), the ask-tell
 //! [`Strategy`] and [`Evaluator`] traits, [trial records](trial) and the run
 //! [`History`], and the [seed derivation](seed) that makes every result reproducible.
