@@ -155,6 +155,10 @@ where
     chart
         .configure_mesh()
         .y_desc("test accuracy of the selected architecture")
+        .x_label_formatter(&|v| match v {
+            SegmentValue::Exact(s) | SegmentValue::CenterOf(s) => s.to_string(),
+            SegmentValue::Last => String::new(),
+        })
         .y_label_formatter(&|v| format!("{v:.3}"))
         .disable_x_mesh()
         .draw()
