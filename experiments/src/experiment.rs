@@ -323,14 +323,20 @@ impl Display {
     }
 
     fn on(&self, event: Progress) {
-        let Progress::Trial {
-            trial,
-            best,
-            replayed,
-            ..
-        } = event
-        else {
-            return;
+        let (trial, best, replayed) = match event {
+            Progress::Trial {
+                trial,
+                best,
+                replayed,
+                ..
+            } => (trial, best, replayed),
+            Progress::RunDone { unreported, .. } => {
+                let done = self.done.fetch_add(unreported, Ordering::SeqCst) + unreported;
+                if let Some(bar) = &self.bar {
+                    bar.set_position(done as u64);
+                }
+                return;
+            }
         };
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
         let message = {
@@ -970,5 +976,50 @@ fn check_shard(shard: Option<(u32, u32)>) -> Result<(), BadInput> {
             count.saturating_sub(1)
         ))),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nas_core::{Architecture, Status};
+
+    fn trial(index: u32) -> Box<Trial> {
+        Box::new(Trial {
+            strategy: "random".into(),
+            repetition: 0,
+            index,
+            seed: 1,
+            arch: Architecture::new(Vec::new()),
+            status: Status::Failed,
+            reason: Some("test".into()),
+            metrics: None,
+            cached: false,
+        })
+    }
+
+    #[test]
+    fn progress_counts_the_runs_that_ended_before_a_resume() {
+        // Two runs of 5: the first ended before the resume (no trials reported), the
+        // second replays 2 trials, evaluates 2, and its budget runs out one early.
+        let display = Display::new(10, true);
+        display.on(Progress::RunDone {
+            unit: 0,
+            unreported: 5,
+        });
+        for (index, replayed) in [(0, true), (1, true), (2, false), (3, false)] {
+            display.on(Progress::Trial {
+                unit: 1,
+                trial: trial(index),
+                best: None,
+                replayed,
+            });
+        }
+        assert_eq!(display.done.load(Ordering::SeqCst), 9);
+        display.on(Progress::RunDone {
+            unit: 1,
+            unreported: 1,
+        });
+        assert_eq!(display.done.load(Ordering::SeqCst), 10);
     }
 }

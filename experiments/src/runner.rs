@@ -191,6 +191,9 @@ pub enum Progress {
     RunDone {
         /// The run.
         unit: usize,
+        /// Planned evaluations it reported no `Trial` for (the run had ended before a
+        /// resume, or its budget ran out early), so progress still adds up to the plan.
+        unreported: usize,
     },
 }
 
@@ -225,7 +228,10 @@ pub enum Outcome {
 pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result<Outcome> {
     let plan = ctx.plan;
     if recorded.ended {
-        (ctx.progress)(Progress::RunDone { unit: unit.index });
+        (ctx.progress)(Progress::RunDone {
+            unit: unit.index,
+            unreported: plan.evaluations(unit) as usize,
+        });
         return Ok(Outcome::Done);
     }
     let mut strategy = plan
@@ -317,7 +323,10 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
             trials: history.len() as u32,
         }))
         .context("the journal could not be written")?;
-    (ctx.progress)(Progress::RunDone { unit: unit.index });
+    (ctx.progress)(Progress::RunDone {
+        unit: unit.index,
+        unreported: (plan.evaluations(unit) as usize).saturating_sub(history.len()),
+    });
     Ok(Outcome::Done)
 }
 
