@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{nas, read};
+use common::{nas, nas_ok, read};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -76,16 +76,7 @@ fn the_tabular_comparison_reruns_to_the_committed_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let config = root().join("experiments/mnist-small-tabular.toml");
     let out = tmp.path().join("rerun");
-    nas()
-        .args([
-            "run",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .assert()
-        .success();
+    nas_ok("run", &config, &out, &[]);
     let committed = root().join("results/mnist-small-tabular");
     for f in ["runs.csv", "summary.csv", "tests.csv", "tables.tex"] {
         assert_eq!(

@@ -5,20 +5,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{REPRODUCIBLE, TINY, nas, read, write_config};
+use common::{REPRODUCIBLE, TINY, nas, nas_ok, read, write_config};
 
 fn run(config: &Path, out: &Path, extra: &[&str]) {
-    nas()
-        .args([
-            "run",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .args(extra)
-        .assert()
-        .success();
+    nas_ok("run", config, out, extra);
 }
 
 #[test]

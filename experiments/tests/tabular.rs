@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{REPRODUCIBLE, nas, read, write_config};
+use common::{REPRODUCIBLE, nas, nas_ok, read, write_config};
 use experiments::tabular::{TabularEvaluator, read_table};
 use nas_core::{Architecture, Budget, EvalRequest, Evaluator};
 
@@ -52,16 +52,7 @@ fn run_config(table: &Path) -> String {
 }
 
 fn tabulate(config: &Path, out: &Path) {
-    nas()
-        .args([
-            "tabulate",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .assert()
-        .success();
+    nas_ok("tabulate", config, out, &[]);
 }
 
 /// The table without its timing column (the only measured, machine-dependent value).
@@ -190,16 +181,7 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
     );
     let timed = write_config(tmp.path(), "timed.toml", &timed);
     let out = tmp.path().join("timed");
-    nas()
-        .args([
-            "run",
-            timed.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .assert()
-        .success();
+    nas_ok("run", &timed, &out, &[]);
     let trials = String::from_utf8(read(&out, "trials.csv")).unwrap();
     assert!(
         trials.lines().count() - 1 < 5 * 6 * 8,
@@ -292,17 +274,7 @@ fn tabulate_resumes_after_kills_without_retraining_finished_architectures() {
         }
         child.wait().unwrap();
     }
-    nas()
-        .args([
-            "tabulate",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--resume",
-        ])
-        .assert()
-        .success();
+    nas_ok("tabulate", &config, &out, &["--resume"]);
     // Every (architecture, seed) was trained once: no finished trial appears twice.
     let contents = experiments::journal::read(&out.join("journal.jsonl")).unwrap();
     let mut trained: Vec<(String, u32)> = contents

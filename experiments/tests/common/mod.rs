@@ -67,6 +67,21 @@ pub fn nas() -> Command {
     cmd
 }
 
+/// Runs `nas COMMAND CONFIG --out OUT --quiet EXTRA...` and asserts that it succeeds.
+pub fn nas_ok(command: &str, config: &Path, out: &Path, extra: &[&str]) {
+    nas()
+        .args([
+            command,
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .args(extra)
+        .assert()
+        .success();
+}
+
 /// Reads a file of an output directory.
 pub fn read(dir: &Path, name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
