@@ -350,17 +350,7 @@ fn evaluate(ctx: &RunContext<'_>, unit: &Unit, index: u32, seed: u64, arch: Arch
         seed,
         test: ctx.plan.test_every_trial(),
     };
-    match ctx.evaluator.evaluate(&request) {
-        Ok(eval) => {
-            trial.status = eval.status;
-            trial.reason = eval.reason;
-            trial.metrics = Some(eval.metrics);
-        }
-        Err(e) => {
-            trial.status = Status::Failed;
-            trial.reason = Some(e.to_string());
-        }
-    }
+    trial.record(ctx.evaluator.evaluate(&request));
     lock(ctx.in_flight).remove(&unit.index);
     trial
 }

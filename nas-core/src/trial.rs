@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::architecture::Architecture;
+use crate::evaluator::{EvalError, Evaluation};
 
 /// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,6 +98,23 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// Records how its evaluation ended: the evaluation's status, reason and metrics, or
+    /// `failed` with the error's message.
+    pub fn record(&mut self, outcome: Result<Evaluation, EvalError>) {
+        match outcome {
+            Ok(eval) => {
+                self.status = eval.status;
+                self.reason = eval.reason;
+                self.metrics = Some(eval.metrics);
+            }
+            Err(e) => {
+                self.status = Status::Failed;
+                self.reason = Some(e.to_string());
+                self.metrics = None;
+            }
+        }
+    }
+
     /// The fitness (validation accuracy) if the trial may be ranked: status `ok` and a
     /// finite score.
     pub fn fitness(&self) -> Option<f64> {
@@ -107,5 +125,46 @@ impl Trial {
             .as_ref()
             .and_then(|m| m.val_acc)
             .filter(|v| v.is_finite())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_flight() -> Trial {
+        Trial {
+            strategy: "random".into(),
+            repetition: 0,
+            index: 0,
+            seed: 7,
+            arch: Architecture::new(Vec::new()),
+            status: Status::Killed,
+            reason: Some("interrupted while training".into()),
+            metrics: None,
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn record_takes_an_evaluation_or_fails_with_the_error() {
+        let metrics = Metrics {
+            val_acc: Some(0.5),
+            ..Metrics::default()
+        };
+        let mut trial = in_flight();
+        trial.record(Ok(Evaluation {
+            status: Status::Diverged,
+            reason: Some("loss NaN at step 3".into()),
+            metrics: metrics.clone(),
+        }));
+        assert_eq!(trial.status, Status::Diverged);
+        assert_eq!(trial.reason.as_deref(), Some("loss NaN at step 3"));
+        assert_eq!(trial.metrics, Some(metrics));
+
+        trial.record(Err("no such layer".into()));
+        assert_eq!(trial.status, Status::Failed);
+        assert_eq!(trial.reason.as_deref(), Some("no such layer"));
+        assert_eq!(trial.metrics, None);
     }
 }

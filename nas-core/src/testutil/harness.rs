@@ -68,17 +68,7 @@ impl Run {
             seed,
             test: false,
         };
-        match self.evaluator.evaluate(&request) {
-            Ok(eval) => {
-                trial.status = eval.status;
-                trial.reason = eval.reason;
-                trial.metrics = Some(eval.metrics);
-            }
-            Err(e) => {
-                trial.status = Status::Failed;
-                trial.reason = Some(e.to_string());
-            }
-        }
+        trial.record(self.evaluator.evaluate(&request));
         trial
     }
 
