@@ -35,6 +35,14 @@ pub enum Error {
         /// The system's answer.
         reason: String,
     },
+    /// `NAS_SIMD` names an unknown kernel family, or one this CPU cannot run.
+    #[error("NAS_SIMD={value}: {reason}")]
+    Simd {
+        /// The value of `NAS_SIMD`.
+        value: String,
+        /// What is wrong with it and what is allowed.
+        reason: String,
+    },
     /// The data set could not be read or split.
     #[error(transparent)]
     Dataset(#[from] crate::data::DataError),

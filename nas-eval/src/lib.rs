@@ -10,8 +10,10 @@
 //!   [`EvalReport`]: one evaluation for `nas eval`; [`Network`]: a built network for
 //!   custom loops and benchmarks;
 //! - the native engine (private): a purpose-built CPU trainer for the search space's
-//!   layers, bit-identical for any thread count; the candle backend builds the same
-//!   network from stock candle ops as a reference.
+//!   layers, bit-identical for any thread count and on every x86-64 CPU (numeric
+//!   contract [`NUMERIC_CONTRACT`]; kernel family [`simd_path`], forced with
+//!   `NAS_SIMD`); the candle backend builds the same network from stock candle ops as
+//!   a reference.
 
 pub mod data;
 mod engine;
@@ -24,6 +26,7 @@ mod reference;
 pub mod report;
 mod trainer;
 
+pub use engine::{NUMERIC_CONTRACT, SimdPath, simd_path};
 pub use error::{Error, Result};
 pub use evaluator::{TrainReport, TrainingEvaluator};
 pub use input::Normalizer;

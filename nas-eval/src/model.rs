@@ -4,8 +4,8 @@
 use nas_core::{Architecture, InputShape};
 
 use crate::data::Images;
-use crate::engine::NativeModel;
 use crate::engine::network::Plan;
+use crate::engine::{NativeModel, simd_path};
 use crate::error::{Error, Result};
 use crate::evaluator::{streams, trial_stream};
 use crate::input::Normalizer;
@@ -33,7 +33,8 @@ impl std::fmt::Debug for Network {
 impl Network {
     /// Builds `arch` for inputs of `shape` and `classes` classes on `params.backend`,
     /// with weights and dropout from trial seed `seed` (streams [`streams::INIT`] and
-    /// [`streams::DROPOUT`]).
+    /// [`streams::DROPOUT`]), computing on the kernel family [`simd_path`] names (an
+    /// invalid `NAS_SIMD` is an [`Error::Simd`]).
     pub fn new(
         arch: &Architecture,
         shape: InputShape,
@@ -41,6 +42,7 @@ impl Network {
         params: &TrainValidParams,
         seed: u64,
     ) -> Result<Self> {
+        let path = simd_path()?;
         let plan = Plan::new(arch, shape, classes).map_err(|reason| Error::Build {
             arch: arch.to_string(),
             input: shape.to_string(),
@@ -53,6 +55,7 @@ impl Network {
         let n = plan.params;
         let model: Box<dyn Model + Send> = match params.backend {
             Backend::Native => Box::new(NativeModel::new(
+                path,
                 plan,
                 weights,
                 params.optimizer(),
@@ -62,6 +65,7 @@ impl Network {
                 dropout,
             )?),
             Backend::Candle => Box::new(CandleModel::new(
+                path,
                 plan,
                 &weights,
                 params.optimizer(),

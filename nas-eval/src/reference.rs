@@ -25,6 +25,7 @@ use crate::engine::dropout::{self, MaskPosition};
 use crate::engine::loss::{LossSum, softmax_cross_entropy};
 use crate::engine::network::{Op, Plan, Step, flat_to_engine};
 use crate::engine::optim::{self, Optimizer};
+use crate::engine::simd::SimdPath;
 use crate::error::{Error, Result};
 use crate::trainer::{Batch, Model};
 
@@ -110,13 +111,16 @@ pub(crate) struct CandleModel {
     batch_size: usize,
     dropout_rng: NasRng,
     pool: ThreadPool,
+    path: SimdPath,
     x: Vec<f32>,
     labels: Vec<u8>,
 }
 
 impl CandleModel {
-    /// The network of `plan` with the engine-layout `params`.
+    /// The network of `plan` with the engine-layout `params` (the optimiser runs on the
+    /// engine's kernels of `path`).
     pub fn new(
+        path: SimdPath,
         plan: Plan,
         params: &[f32],
         optimizer: Optimizer,
@@ -163,6 +167,7 @@ impl CandleModel {
             batch_size,
             dropout_rng,
             pool,
+            path,
             x: vec![0.0; batch_size * input_len],
             labels: vec![0; batch_size],
         })
@@ -321,7 +326,15 @@ impl Model for CandleModel {
         }
         self.t += 1;
         let s = self.optimizer.step(self.t);
-        optim::update(s, &mut self.params, 0, &[&grads], &mut self.m, &mut self.v);
+        optim::update(
+            self.path,
+            s,
+            &mut self.params,
+            0,
+            &[&grads],
+            &mut self.m,
+            &mut self.v,
+        );
         self.write_back()?;
         Ok(loss)
     }

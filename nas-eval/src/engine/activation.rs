@@ -5,7 +5,7 @@
 
 use nas_core::Activation;
 
-use super::simd::multiversion;
+use super::simd::{SimdPath, multiversion};
 
 /// 1/sqrt(2 pi): the standard normal density at 0.
 const INV_SQRT_2PI: f32 = 0.398_942_3;
@@ -154,6 +154,7 @@ multiversion! {
 /// pre-activation is kept in `pre` (the backward needs it); other activations are
 /// differentiated from their output and leave `pre` untouched.
 pub(crate) fn bias_act_forward(
+    path: SimdPath,
     out: &mut [f32],
     pre: &mut [f32],
     bias: &[f32],
@@ -161,11 +162,11 @@ pub(crate) fn bias_act_forward(
 ) {
     debug_assert_eq!(out.len() % bias.len(), 0);
     match act {
-        None => bias_only(out, bias),
-        Some(Activation::Relu) => bias_relu(out, bias),
-        Some(Activation::Tanh) => bias_tanh(out, bias),
-        Some(Activation::Sigmoid) => bias_sigmoid(out, bias),
-        Some(Activation::Gelu) => bias_gelu(out, &mut pre[..out.len()], bias),
+        None => bias_only(path, out, bias),
+        Some(Activation::Relu) => bias_relu(path, out, bias),
+        Some(Activation::Tanh) => bias_tanh(path, out, bias),
+        Some(Activation::Sigmoid) => bias_sigmoid(path, out, bias),
+        Some(Activation::Gelu) => bias_gelu(path, out, &mut pre[..out.len()], bias),
     }
 }
 
@@ -245,6 +246,7 @@ multiversion! {
 /// to its pre-activation, in place, and writes its column sums (the bias gradient) to
 /// `bias_grad`.
 pub(crate) fn act_backward(
+    path: SimdPath,
     grad: &mut [f32],
     out: &[f32],
     pre: &[f32],
@@ -253,11 +255,11 @@ pub(crate) fn act_backward(
 ) {
     let out = &out[..grad.len()];
     match act {
-        None => identity_backward(grad, out, bias_grad),
-        Some(Activation::Relu) => relu_backward(grad, out, bias_grad),
-        Some(Activation::Tanh) => tanh_backward(grad, out, bias_grad),
-        Some(Activation::Sigmoid) => sigmoid_backward(grad, out, bias_grad),
-        Some(Activation::Gelu) => gelu_backward(grad, &pre[..out.len()], bias_grad),
+        None => identity_backward(path, grad, out, bias_grad),
+        Some(Activation::Relu) => relu_backward(path, grad, out, bias_grad),
+        Some(Activation::Tanh) => tanh_backward(path, grad, out, bias_grad),
+        Some(Activation::Sigmoid) => sigmoid_backward(path, grad, out, bias_grad),
+        Some(Activation::Gelu) => gelu_backward(path, grad, &pre[..out.len()], bias_grad),
     }
 }
 
@@ -269,10 +271,13 @@ mod tests {
     fn activations_match_their_definitions() {
         let z = [-2.0f32, -0.5, 0.0, 0.7, 3.0];
         let bias = [0.0f32];
-        for act in Activation::ALL {
+        for (act, path) in Activation::ALL
+            .into_iter()
+            .flat_map(|a| SimdPath::supported().into_iter().map(move |p| (a, p)))
+        {
             let mut out = z.to_vec();
             let mut pre = vec![0.0; z.len()];
-            bias_act_forward(&mut out, &mut pre, &bias, Some(act));
+            bias_act_forward(path, &mut out, &mut pre, &bias, Some(act));
             for (y, &x) in out.iter().zip(&z) {
                 let x = f64::from(x);
                 let want = match act {
@@ -283,7 +288,7 @@ mod tests {
                 };
                 assert!(
                     (f64::from(*y) - want).abs() < 1e-6,
-                    "{act} at {x}: {y} vs {want}"
+                    "{act} on {path} at {x}: {y} vs {want}"
                 );
             }
         }
@@ -342,7 +347,13 @@ mod tests {
     #[test]
     fn relu_keeps_nan_so_divergence_shows() {
         let mut out = [f32::NAN, -1.0];
-        bias_act_forward(&mut out, &mut [], &[0.0], Some(Activation::Relu));
+        bias_act_forward(
+            SimdPath::best(),
+            &mut out,
+            &mut [],
+            &[0.0],
+            Some(Activation::Relu),
+        );
         assert!(out[0].is_nan());
         assert_eq!(out[1], 0.0);
     }
@@ -357,7 +368,14 @@ mod tests {
             1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
         ];
         let mut sums = [f32::NAN; 2];
-        act_backward(&mut grad, &out, &[], Some(Activation::Relu), &mut sums);
+        act_backward(
+            SimdPath::best(),
+            &mut grad,
+            &out,
+            &[],
+            Some(Activation::Relu),
+            &mut sums,
+        );
         assert_eq!(
             grad,
             [
@@ -366,7 +384,41 @@ mod tests {
         );
         assert_eq!(sums, [27.0, 36.0]);
         let mut grad = [1.0f32; 12];
-        act_backward(&mut grad, &out, &[], None, &mut sums);
+        act_backward(SimdPath::best(), &mut grad, &out, &[], None, &mut sums);
         assert_eq!(sums, [6.0, 6.0]);
+    }
+
+    #[test]
+    fn every_path_gives_the_same_bits() {
+        // 37 columns (not a multiple of any vector width) by 23 rows, values over the
+        // ranges where each function changes branch (tanh at 0.625, clamps of exp).
+        let (rows, cols) = (23, 37);
+        let z: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                ((i * 7919 % 4001) as f32 - 2000.0) * 0.013 * if i % 11 == 0 { 9.0 } else { 1.0 }
+            })
+            .collect();
+        let bias: Vec<f32> = (0..cols).map(|j| (j as f32 - 18.0) * 0.01).collect();
+        let grad: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 104_729 % 997) as f32 - 498.0) * 1e-3)
+            .collect();
+        let run = |path: SimdPath, act: Option<Activation>| {
+            let mut out = z.clone();
+            let mut pre = vec![0.0; z.len()];
+            bias_act_forward(path, &mut out, &mut pre, &bias, act);
+            let mut g = grad.clone();
+            let mut sums = vec![0.0; cols];
+            act_backward(path, &mut g, &out, &pre, act, &mut sums);
+            [out, pre, g, sums]
+                .iter()
+                .flat_map(|v| v.iter().map(|x| x.to_bits()))
+                .collect::<Vec<u32>>()
+        };
+        for act in Activation::ALL.into_iter().map(Some).chain([None]) {
+            let want = run(SimdPath::Scalar, act);
+            for path in SimdPath::supported() {
+                assert!(run(path, act) == want, "{act:?} on {path}");
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ use nas_core::Activation;
 
 use super::activation::{act_backward, bias_act_forward};
 use super::gemm::{Mat, matmul};
+use super::simd::SimdPath;
 
 /// The shape of one dense layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,7 @@ pub(crate) struct DenseGeom {
 /// Forward pass: `out = act(x W + b)`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
+    path: SimdPath,
     g: &DenseGeom,
     n: usize,
     input: &[f32],
@@ -33,18 +35,20 @@ pub(crate) fn forward(
 ) {
     let out = &mut out[..n * g.nout];
     matmul(
+        path,
         out,
         Mat::rows(&input[..n * g.nin], n, g.nin),
         Mat::rows(weight, g.nin, g.nout),
         false,
     );
-    bias_act_forward(out, pre, bias, act);
+    bias_act_forward(path, out, pre, bias, act);
 }
 
 /// Backward pass: turns `grad_out` into the pre-activation gradient in place, writes the
 /// weight and bias gradients, and the input gradient when asked.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
+    path: SimdPath,
     g: &DenseGeom,
     n: usize,
     input: &[f32],
@@ -58,15 +62,22 @@ pub(crate) fn backward(
     grad_in: Option<&mut [f32]>,
 ) {
     let grad_out = &mut grad_out[..n * g.nout];
-    act_backward(grad_out, out, pre, act, grad_bias);
+    act_backward(path, grad_out, out, pre, act, grad_bias);
     let dz = Mat::rows(grad_out, n, g.nout);
     matmul(
+        path,
         grad_weight,
         Mat::rows(&input[..n * g.nin], n, g.nin).t(),
         dz,
         false,
     );
     if let Some(grad_in) = grad_in {
-        matmul(grad_in, dz, Mat::rows(weight, g.nin, g.nout).t(), false);
+        matmul(
+            path,
+            grad_in,
+            dz,
+            Mat::rows(weight, g.nin, g.nout).t(),
+            false,
+        );
     }
 }

@@ -1,12 +1,10 @@
-//! The one safe door to the `gemm` crate's matrix product.
-//!
-//! `gemm::gemm` takes raw pointers and strides. Every call in the engine goes through
-//! [`matmul`], which checks that each matrix view lies inside its slice before calling
-//! it, so the rest of the engine is safe code.
+//! Matrix products of the engine: strided views and [`matmul`], the safe front of the
+//! fixed-order product kernel ([`kernels::Gemm`](super::kernels::Gemm)).
 
-#![allow(unsafe_code)]
+use std::cell::RefCell;
 
-use gemm::Parallelism;
+use super::kernels::Gemm;
+use super::simd::{SimdPath, dispatch};
 
 /// A read-only strided view of an `rows x cols` matrix inside a slice:
 /// element `(i, j)` is `data[i * row_stride + j * col_stride]`.
@@ -41,21 +39,12 @@ impl<'a> Mat<'a> {
             col_stride: self.row_stride,
         }
     }
-
-    fn fits(&self) -> bool {
-        if self.rows == 0 || self.cols == 0 {
-            return true;
-        }
-        let last = (self.rows - 1)
-            .checked_mul(self.row_stride)
-            .and_then(|a| (self.cols - 1).checked_mul(self.col_stride).map(|b| (a, b)))
-            .and_then(|(a, b)| a.checked_add(b));
-        matches!(last, Some(i) if i < self.data.len())
-    }
 }
 
 /// `dst = lhs x rhs` (or `dst += lhs x rhs` when `accumulate`), where `dst` is a
-/// row-major `lhs.rows x rhs.cols` matrix in the first elements of the slice.
+/// row-major `lhs.rows x rhs.cols` matrix in the first elements of the slice. Each
+/// element is one chain of fused multiply-adds over the inner dimension in increasing
+/// order (see [`kernels`](super::kernels)): the same bits on every path.
 ///
 /// Runs on the calling thread only: the engine parallelises across micro-batches so
 /// that results do not depend on the thread count.
@@ -63,51 +52,31 @@ impl<'a> Mat<'a> {
 /// # Panics
 /// When the shapes disagree or a view does not fit its slice (an engine bug, never a
 /// user error).
-pub(crate) fn matmul(dst: &mut [f32], lhs: Mat<'_>, rhs: Mat<'_>, accumulate: bool) {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    assert_eq!(k, rhs.rows, "matmul: inner dimensions differ");
-    assert!(
-        lhs.fits() && rhs.fits(),
-        "matmul: operand outside its slice"
-    );
-    assert!(dst.len() >= m * n, "matmul: destination too small");
-    if m == 0 || n == 0 {
-        return;
+pub(crate) fn matmul(
+    path: SimdPath,
+    dst: &mut [f32],
+    lhs: Mat<'_>,
+    rhs: Mat<'_>,
+    accumulate: bool,
+) {
+    thread_local! {
+        /// Room for packed columns of B, reused by every product on the thread.
+        static PANEL: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     }
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let as_isize = |x: usize| isize::try_from(x).expect("stride fits in isize");
-    // SAFETY: every element the product reads, `lhs` at (i, l) and `rhs` at (l, j) for
-    // i < m, l < k, j < n, lies inside its slice (checked by `fits`), and every element
-    // it writes, `dst[i * n + j]`, lies inside `dst` (checked above). The slices cannot
-    // alias: `dst` is borrowed mutably. `Parallelism::None` keeps it on this thread.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            as_isize(n),
+    assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
+    let mut panel = PANEL.take();
+    dispatch(
+        path,
+        Gemm::new(
+            (lhs.rows, rhs.cols, lhs.cols),
+            (lhs.data, lhs.row_stride, lhs.col_stride),
+            (rhs.data, rhs.row_stride, rhs.col_stride),
+            dst,
             accumulate,
-            lhs.data.as_ptr(),
-            as_isize(lhs.col_stride),
-            as_isize(lhs.row_stride),
-            rhs.data.as_ptr(),
-            as_isize(rhs.col_stride),
-            as_isize(rhs.row_stride),
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+            &mut panel,
+        ),
+    );
+    PANEL.set(panel);
 }
 
 #[cfg(test)]
@@ -129,7 +98,7 @@ mod tests {
     }
 
     #[test]
-    fn products_and_transposes_match_a_naive_product() {
+    fn products_and_transposes_match_a_naive_product_on_every_path() {
         let (m, k, n) = (7, 13, 5);
         let a: Vec<f32> = (0..m * k)
             .map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0)
@@ -138,28 +107,37 @@ mod tests {
             .map(|i| ((i * 17 % 13) as f32 - 6.0) / 5.0)
             .collect();
         let want = naive(&a, &b, m, k, n);
-        let mut c = vec![0.0; m * n];
-        matmul(&mut c, Mat::rows(&a, m, k), Mat::rows(&b, k, n), false);
-        for (x, y) in c.iter().zip(&want) {
-            assert!((x - y).abs() < 1e-5);
-        }
-        // (b^T a^T)^T = a b: compute c^T = b^T a^T with transposed views.
-        let mut ct = vec![0.0; n * m];
-        matmul(
-            &mut ct,
-            Mat::rows(&b, k, n).t(),
-            Mat::rows(&a, m, k).t(),
-            false,
-        );
-        for i in 0..m {
-            for j in 0..n {
-                assert!((ct[j * m + i] - want[i * n + j]).abs() < 1e-5);
+        for path in SimdPath::supported() {
+            let mut c = vec![0.0; m * n];
+            matmul(
+                path,
+                &mut c,
+                Mat::rows(&a, m, k),
+                Mat::rows(&b, k, n),
+                false,
+            );
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-5, "{path}");
             }
-        }
-        // Accumulation adds to what is there.
-        matmul(&mut c, Mat::rows(&a, m, k), Mat::rows(&b, k, n), true);
-        for (x, y) in c.iter().zip(&want) {
-            assert!((x - 2.0 * y).abs() < 1e-4);
+            // (b^T a^T)^T = a b: compute c^T = b^T a^T with transposed views.
+            let mut ct = vec![0.0; n * m];
+            matmul(
+                path,
+                &mut ct,
+                Mat::rows(&b, k, n).t(),
+                Mat::rows(&a, m, k).t(),
+                false,
+            );
+            for i in 0..m {
+                for j in 0..n {
+                    assert!((ct[j * m + i] - want[i * n + j]).abs() < 1e-5, "{path}");
+                }
+            }
+            // Accumulation adds to what is there.
+            matmul(path, &mut c, Mat::rows(&a, m, k), Mat::rows(&b, k, n), true);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - 2.0 * y).abs() < 1e-4, "{path}");
+            }
         }
     }
 
@@ -168,6 +146,12 @@ mod tests {
     fn views_outside_their_slice_are_refused() {
         let a = vec![0.0f32; 5];
         let mut c = vec![0.0f32; 4];
-        matmul(&mut c, Mat::rows(&a, 2, 3), Mat::rows(&a, 3, 2), false);
+        matmul(
+            SimdPath::Scalar,
+            &mut c,
+            Mat::rows(&a, 2, 3),
+            Mat::rows(&a, 3, 2),
+            false,
+        );
     }
 }

@@ -24,6 +24,7 @@ pub(crate) mod dense;
 pub(crate) mod dropout;
 pub(crate) mod gemm;
 pub(crate) mod init;
+pub(crate) mod kernels;
 pub(crate) mod loss;
 pub(crate) mod network;
 pub(crate) mod optim;
@@ -42,6 +43,20 @@ use crate::trainer::{Batch, Model};
 use dropout::MaskPosition;
 use loss::LossSum;
 use network::{Mode, Plan, Workspace};
+use simd::SimdPath as Path;
+pub use simd::{SimdPath, simd_path};
+
+/// Version of the engine's numeric contract: which sequence of roundings produces every
+/// number a trained network yields (see [`kernels`] for the sums of products, and
+/// nas-eval's README). Results of the same architecture, seed, parameters and data are
+/// bit-identical across machines, kernel families and thread counts when this number
+/// is the same; it changes whenever a change to the engine changes any trained bit.
+///
+/// 1: the engine up to nas 0.1.0 (`gemm` crate, separate multiply and add elsewhere,
+/// platform `exp`/`ln` in the loss: machine-dependent in the last bits).
+/// 2: fixed-order fused multiply-add chains in every product and convolution, own
+/// f64 `exp`/`ln`, identical on the scalar, AVX2 and AVX-512 kernels.
+pub const NUMERIC_CONTRACT: u32 = 2;
 
 /// Parameters per block of the parallel gradient reduction and update.
 const UPDATE_BLOCK: usize = 1 << 14;
@@ -79,12 +94,16 @@ pub(crate) struct NativeModel {
     batch_size: usize,
     dropout_rng: NasRng,
     pool: Option<rayon::ThreadPool>,
+    path: Path,
 }
 
 impl NativeModel {
     /// A model for `plan` with initial `params`, training batches of up to `batch_size`
-    /// examples in micro-batches of `micro` on `threads` threads.
+    /// examples in micro-batches of `micro` on `threads` threads, with the kernels of
+    /// `path`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        path: Path,
         plan: Plan,
         params: Vec<f32>,
         optimizer: Optimizer,
@@ -95,7 +114,9 @@ impl NativeModel {
     ) -> Result<Self> {
         let micro = micro.min(batch_size).max(1);
         let chunks = batch_size.div_ceil(micro);
-        let workspaces = (0..chunks).map(|_| Workspace::new(&plan, micro)).collect();
+        let workspaces = (0..chunks)
+            .map(|_| Workspace::new(&plan, micro, path))
+            .collect();
         let pool = if threads > 1 {
             Some(
                 rayon::ThreadPoolBuilder::new()
@@ -123,6 +144,7 @@ impl NativeModel {
             batch_size,
             dropout_rng,
             pool,
+            path,
         })
     }
 
@@ -170,7 +192,7 @@ impl NativeModel {
                 .iter()
                 .map(|w| &w.grads[..])
                 .collect();
-            optim::sum_partials(&mut g, &partials, 0);
+            optim::sum_partials(self.path, &mut g, &partials, 0);
         }
         (g, loss)
     }
@@ -248,6 +270,7 @@ impl Model for NativeModel {
             &on_heap
         };
         let (params, m, v) = (&mut self.params, &mut self.m, &mut self.v);
+        let path = self.path;
         match self.pool.as_ref() {
             Some(pool) if params.len() > UPDATE_BLOCK => pool.install(|| {
                 params
@@ -256,7 +279,7 @@ impl Model for NativeModel {
                     .zip(v.par_chunks_mut(UPDATE_BLOCK))
                     .enumerate()
                     .for_each(|(i, ((p, m), v))| {
-                        optim::update(step, p, i * UPDATE_BLOCK, partials, m, v);
+                        optim::update(path, step, p, i * UPDATE_BLOCK, partials, m, v);
                     });
             }),
             _ => {
@@ -265,7 +288,7 @@ impl Model for NativeModel {
                     .zip(m.chunks_mut(UPDATE_BLOCK))
                     .zip(v.chunks_mut(UPDATE_BLOCK));
                 for (i, ((p, m), v)) in blocks.enumerate() {
-                    optim::update(step, p, i * UPDATE_BLOCK, partials, m, v);
+                    optim::update(path, step, p, i * UPDATE_BLOCK, partials, m, v);
                 }
             }
         }

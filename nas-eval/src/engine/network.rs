@@ -14,6 +14,7 @@ use super::dropout::{self, DropoutSpec, MaskPosition};
 use super::init;
 use super::loss::{LossSum, softmax_cross_entropy};
 use super::pool::{self, PoolGeom};
+use super::simd::SimdPath;
 
 /// One layer of the plan.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -297,6 +298,8 @@ pub(crate) fn flat_to_engine(g: Geometry, i: usize) -> usize {
 /// Scratch and activations for one micro-batch of up to `capacity` examples.
 #[derive(Debug, Clone)]
 pub(crate) struct Workspace {
+    /// The kernel family every layer runs on.
+    pub path: SimdPath,
     capacity: usize,
     /// Inputs, `capacity x input_len`, channels-last.
     pub x: Vec<f32>,
@@ -317,8 +320,8 @@ pub(crate) struct Workspace {
 }
 
 impl Workspace {
-    /// Buffers for `plan` and up to `capacity` examples.
-    pub fn new(plan: &Plan, capacity: usize) -> Self {
+    /// Buffers for `plan` and up to `capacity` examples, computing on `path`.
+    pub fn new(plan: &Plan, capacity: usize, path: SimdPath) -> Self {
         let n = capacity;
         let mut outs = Vec::new();
         let mut pre = Vec::new();
@@ -355,10 +358,11 @@ impl Workspace {
                 Vec::new()
             });
             if let Op::Conv { geom, .. } = step.op {
-                scratch = scratch.max(geom.scratch_len(n));
+                scratch = scratch.max(geom.scratch_len());
             }
         }
         Workspace {
+            path,
             capacity,
             x: vec![0.0; n * plan.input_len()],
             labels: vec![0; n],
@@ -392,6 +396,7 @@ pub(crate) enum Mode<'a> {
 /// Forward pass over the first `n` examples of `ws.x`.
 pub(crate) fn forward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize, mode: Mode<'_>) {
     assert!(n <= ws.capacity, "micro-batch larger than its workspace");
+    let path = ws.path;
     let mut rng = match mode {
         Mode::Train { rng, .. } if plan.dropout_words > 0 => Some(rng.clone()),
         _ => None,
@@ -402,6 +407,7 @@ pub(crate) fn forward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize,
         let out = &mut rest[0];
         match step.op {
             Op::Conv { geom, act } => conv::forward(
+                path,
                 &geom,
                 n,
                 input,
@@ -412,8 +418,9 @@ pub(crate) fn forward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize,
                 &mut ws.pre[l],
                 &mut ws.scratch,
             ),
-            Op::Pool(geom) => pool::forward(&geom, n, input, out, &mut ws.args[l]),
+            Op::Pool(geom) => pool::forward(path, &geom, n, input, out, &mut ws.args[l]),
             Op::Dense { geom, act } => dense::forward(
+                path,
                 &geom,
                 n,
                 input,
@@ -454,6 +461,7 @@ pub(crate) fn loss(plan: &Plan, ws: &mut Workspace, n: usize, scale: Option<f32>
 /// Backward pass from the logit gradient [`loss`] left, writing `ws.grads`.
 pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize) {
     let Workspace {
+        path,
         x,
         outs,
         pre,
@@ -465,6 +473,7 @@ pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize
         grads,
         ..
     } = ws;
+    let path = *path;
     let (mut cur, mut next) = (grad_a, grad_b);
     for (l, step) in plan.steps.iter().enumerate().rev() {
         let input: &[f32] = if l == 0 { x } else { &outs[l - 1] };
@@ -475,6 +484,7 @@ pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize
                 let (gw, gb) =
                     grads[step.weight..step.bias + geom.cout].split_at_mut(step.weight_len());
                 conv::backward(
+                    path,
                     &geom,
                     n,
                     input,
@@ -493,6 +503,7 @@ pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize
                 let (gw, gb) =
                     grads[step.weight..step.bias + geom.nout].split_at_mut(step.weight_len());
                 dense::backward(
+                    path,
                     &geom,
                     n,
                     input,
@@ -508,7 +519,7 @@ pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize
             }
             Op::Pool(geom) => {
                 if let Some(gi) = grad_in {
-                    pool::backward(&geom, n, cur, &args[l], gi);
+                    pool::backward(path, &geom, n, cur, &args[l], gi);
                 }
             }
             Op::Dropout(spec) => {

@@ -5,7 +5,7 @@
 //! micro-batch order, and its update depends on nothing else, so updating blocks of
 //! parameters on several threads gives the same bits as one thread.
 
-use super::simd::multiversion;
+use super::simd::{SimdPath, multiversion};
 
 /// An optimiser with its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,9 +69,8 @@ impl Optimizer {
                 eps,
                 weight_decay,
             } => {
-                let t = i32::try_from(t).unwrap_or(i32::MAX);
-                let bc1 = 1.0 - beta1.powi(t);
-                let bc2 = 1.0 - beta2.powi(t);
+                let bc1 = 1.0 - powi(beta1, t);
+                let bc2 = 1.0 - powi(beta2, t);
                 Step::AdamW {
                     decay: (1.0 - lr * weight_decay) as f32,
                     one_minus_beta1: (1.0 - beta1) as f32,
@@ -96,9 +95,24 @@ impl Optimizer {
     }
 }
 
+/// `base^e` by binary exponentiation: a fixed sequence of f64 multiplications, where
+/// `f64::powi`'s is left to the compiler and its runtime library.
+fn powi(mut base: f64, mut e: u64) -> f64 {
+    let mut acc = 1.0;
+    while e > 0 {
+        if e & 1 == 1 {
+            acc *= base;
+        }
+        base *= base;
+        e >>= 1;
+    }
+    acc
+}
+
 /// Updates `params` (a block starting at parameter `offset`) from the partial gradients
 /// `partials` (each covering all parameters) and the state buffers of the block.
 pub(crate) fn update(
+    path: SimdPath,
     step: Step,
     params: &mut [f32],
     offset: usize,
@@ -112,11 +126,17 @@ pub(crate) fn update(
     while lo < params.len() {
         let hi = (lo + SUB).min(params.len());
         let g = &mut g[..hi - lo];
-        sum_partials(g, partials, offset + lo);
+        sum_partials(path, g, partials, offset + lo);
         let p = &mut params[lo..hi];
         match step {
-            Step::AdamW { .. } => adamw(step, p, g, &mut m[lo..hi], &mut v[lo..hi]),
-            Step::Sgd { .. } => sgd(step, p, g, if m.is_empty() { m } else { &mut m[lo..hi] }),
+            Step::AdamW { .. } => adamw(path, step, p, g, &mut m[lo..hi], &mut v[lo..hi]),
+            Step::Sgd { .. } => sgd(
+                path,
+                step,
+                p,
+                g,
+                if m.is_empty() { m } else { &mut m[lo..hi] },
+            ),
         }
         lo = hi;
     }
@@ -182,6 +202,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn powers_are_close_to_std() {
+        for &b in &[0.9f64, 0.999, 1.0, 0.5, 1.5] {
+            for e in [0u64, 1, 2, 3, 7, 100, 1000, 12345] {
+                let want = b.powf(e as f64);
+                let got = powi(b, e);
+                assert!(
+                    got == want || (got - want).abs() <= 1e-12 * want.abs(),
+                    "{b}^{e}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn adamw_first_step_moves_by_the_learning_rate() {
         // With bias correction, the first step is lr * g / (|g| + eps') ~ lr * sign(g).
         let opt = Optimizer::AdamW {
@@ -194,7 +228,15 @@ mod tests {
         let mut p = [1.0f32, -1.0];
         let (mut m, mut v) = ([0.0f32; 2], [0.0f32; 2]);
         let g = [0.5f32, -2.0];
-        update(opt.step(1), &mut p, 0, &[&g], &mut m, &mut v);
+        update(
+            SimdPath::Scalar,
+            opt.step(1),
+            &mut p,
+            0,
+            &[&g],
+            &mut m,
+            &mut v,
+        );
         assert!((p[0] - 0.99).abs() < 1e-6, "{p:?}");
         assert!((p[1] + 0.99).abs() < 1e-6, "{p:?}");
     }
@@ -210,7 +252,15 @@ mod tests {
         };
         let mut p = [2.0f32];
         let (mut m, mut v) = ([0.0f32], [0.0f32]);
-        update(opt.step(1), &mut p, 0, &[&[0.0]], &mut m, &mut v);
+        update(
+            SimdPath::Scalar,
+            opt.step(1),
+            &mut p,
+            0,
+            &[&[0.0]],
+            &mut m,
+            &mut v,
+        );
         assert!((p[0] - 2.0 * 0.95).abs() < 1e-6);
     }
 
@@ -225,6 +275,7 @@ mod tests {
         let mut buf = [0.0f32];
         // Two partial gradients summed: 0.25 + 0.75 = 1.
         update(
+            SimdPath::Scalar,
             opt.step(1),
             &mut p,
             0,
@@ -233,7 +284,15 @@ mod tests {
             &mut [],
         );
         assert!((p[0] - 0.9).abs() < 1e-7);
-        update(opt.step(2), &mut p, 0, &[&[1.0]], &mut buf, &mut []);
+        update(
+            SimdPath::Scalar,
+            opt.step(2),
+            &mut p,
+            0,
+            &[&[1.0]],
+            &mut buf,
+            &mut [],
+        );
         // buf = 0.9 * 1 + 1 = 1.9
         assert!((p[0] - (0.9 - 0.19)).abs() < 1e-6);
     }

@@ -123,6 +123,7 @@ multiversion! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::simd::SimdPath;
 
     #[test]
     fn pools_and_routes_gradients_to_the_winner_only() {
@@ -135,11 +136,11 @@ mod tests {
         let x = [1.0, 5.0, 9.0, 2.0, 3.0, 9.0, 9.0, 9.0, 9.0];
         let mut out = [0.0];
         let mut arg = [0u8];
-        forward(&g, 1, &x, &mut out, &mut arg);
+        forward(SimdPath::Scalar, &g, 1, &x, &mut out, &mut arg);
         assert_eq!(out, [5.0]);
         assert_eq!(arg, [1]);
         let mut gi = [7.0f32; 9];
-        backward(&g, 1, &[2.0], &arg, &mut gi);
+        backward(SimdPath::Scalar, &g, 1, &[2.0], &arg, &mut gi);
         assert_eq!(gi, [0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
@@ -154,7 +155,7 @@ mod tests {
         let x = [1.0, 0.0, 1.0, 4.0, 1.0, f32::NAN, 1.0, 3.0];
         let mut out = [0.0; 2];
         let mut arg = [0u8; 2];
-        forward(&g, 1, &x, &mut out, &mut arg);
+        forward(SimdPath::Scalar, &g, 1, &x, &mut out, &mut arg);
         assert_eq!(arg, [0, 2]);
         assert_eq!(out[0], 1.0);
         assert!(out[1].is_nan());

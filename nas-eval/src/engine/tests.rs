@@ -6,6 +6,7 @@ use nas_core::{Architecture, InputShape, SearchSpaceParams, rng_from_seed};
 use rand::RngCore;
 
 use super::network::Plan;
+use super::simd::SimdPath;
 use super::{NativeModel, Optimizer};
 use crate::engine::init;
 use crate::reference::CandleModel;
@@ -43,7 +44,12 @@ fn case(arch: &str, input: InputShape, classes: u32, n: usize, seed: u64) -> Cas
 }
 
 fn native(c: &Case, micro: usize, threads: usize) -> NativeModel {
+    native_on(c, micro, threads, SimdPath::best())
+}
+
+fn native_on(c: &Case, micro: usize, threads: usize, path: SimdPath) -> NativeModel {
     NativeModel::new(
+        path,
         c.plan.clone(),
         c.params.clone(),
         ADAMW,
@@ -116,8 +122,8 @@ fn conv_valid_and_even_kernels_match_finite_differences() {
 }
 
 #[test]
-fn unfolded_conv_matches_finite_differences() {
-    // Five input channels and more: the im2col + product path, with input gradients.
+fn many_channel_conv_matches_finite_differences() {
+    // Five input channels and more, with input gradients.
     check_finite_differences(
         "conv3x3-6-tanh > conv3x3-5-sigmoid-valid > conv2x2-3-gelu",
         InputShape::new(5, 5, 5),
@@ -170,17 +176,31 @@ fn relu_conv_pool_network_matches_finite_differences() {
 /// weights, inputs and dropout masks.
 fn check_against_candle(arch: &str, input: InputShape, classes: u32, n: usize) {
     let c = case(arch, input, classes, n, 11);
-    let mut model = native(&c, 3, 1);
-    let (g, loss) = model.gradients(&c.x, &c.labels, 4, true);
-    let reference =
-        CandleModel::new(c.plan.clone(), &c.params, ADAMW, n, 1, rng_from_seed(99)).unwrap();
+    let reference = CandleModel::new(
+        SimdPath::Scalar,
+        c.plan.clone(),
+        &c.params,
+        ADAMW,
+        n,
+        1,
+        rng_from_seed(99),
+    )
+    .unwrap();
     let (gc, loss_c) = reference.gradients(&c.x, &c.labels, 4);
+    for path in SimdPath::supported() {
+        let mut model = native_on(&c, 3, 1, path);
+        let (g, loss) = model.gradients(&c.x, &c.labels, 4, true);
+        compare_with_candle(&format!("{arch} on {path}"), (&g, loss), (&gc, loss_c));
+    }
+}
+
+fn compare_with_candle(arch: &str, (g, loss): (&[f32], f64), (gc, loss_c): (&[f32], f64)) {
     assert!(
         (loss - loss_c).abs() <= 1e-5 * loss.abs().max(1.0),
         "{arch}: loss {loss} vs candle {loss_c}"
     );
     let scale = gc.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    for (i, (a, b)) in g.iter().zip(&gc).enumerate() {
+    for (i, (a, b)) in g.iter().zip(gc).enumerate() {
         assert!(
             (a - b).abs() <= 1e-5 * scale + 1e-4 * b.abs(),
             "{arch}: gradient {i}: engine {a:e}, candle {b:e} (largest {scale:e})"
@@ -235,6 +255,43 @@ fn gradients_do_not_depend_on_threads() {
     let bits = |g: &[f32]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&g1), bits(&g2));
     assert_eq!(bits(&g1), bits(&g3));
+}
+
+#[test]
+fn gradients_are_bit_identical_on_every_path() {
+    let paths = SimdPath::supported();
+    for (arch, input, classes, n) in [
+        (
+            "conv3x3-16-relu > maxpool2 > conv3x3-32-relu > maxpool2",
+            InputShape::new(1, 28, 28),
+            10,
+            5,
+        ),
+        (
+            "conv5x5-9-gelu-valid > maxpool2 > conv3x3-21-tanh > dropout0.3 > conv4x4-35-sigmoid > conv1x1-17-relu > maxpool2 > dense7-relu > dropout0.5 > dense19-gelu",
+            InputShape::new(3, 17, 13),
+            4,
+            7,
+        ),
+        (
+            "dense40-relu > dense33-tanh",
+            InputShape::new(2, 7, 9),
+            11,
+            9,
+        ),
+    ] {
+        let c = case(arch, input, classes, n, 17);
+        let results: Vec<(Vec<u32>, u64)> = paths
+            .iter()
+            .map(|&path| {
+                let (g, loss) = native_on(&c, 3, 1, path).gradients(&c.x, &c.labels, 6, true);
+                (g.iter().map(|v| v.to_bits()).collect(), loss.to_bits())
+            })
+            .collect();
+        for (path, r) in paths.iter().zip(&results).skip(1) {
+            assert!(*r == results[0], "{arch}: {path} differs from {}", paths[0]);
+        }
+    }
 }
 
 #[test]

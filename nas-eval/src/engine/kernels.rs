@@ -1,0 +1,876 @@
+//! The engine's sums of products: matrix product, convolution, and the convolution's
+//! weight gradient, each with one summation order on every CPU.
+//!
+//! # The numeric contract
+//!
+//! Every value these kernels produce is a **chain**: an accumulator that starts at
+//! `+0.0` (or at the destination's current value, when accumulating) and takes each
+//! term in a fixed order with one fused multiply-add, `acc = fma(a, b, acc)`, rounded
+//! once (IEEE 754 fusedMultiplyAdd, round to nearest even). Nothing else: no partial
+//! sums added together, no reordering, no blocking that restarts a sum.
+//!
+//! - [`Gemm`], `C = A B`: `C[i][j]` chains `A[i][l] * B[l][j]` for `l = 0, 1, ..., k-1`.
+//! - [`Conv`], a stride-1 correlation of a zero-padded image: output `(y, x, co)` chains
+//!   `X[y + ky][x + kx][ci] * W[(ky, kx, ci)][co]` for `ky`, then `kx`, then `ci` in
+//!   increasing order (the order of an im2col row), padding zeros included.
+//! - [`WeightGrad`], `dW[(ky, kx, ci)][co]`: chains `X[y + ky][x + kx][ci] * dZ[y][x][co]`
+//!   over the output positions `(y, x)` in row-major order; a micro-batch of images
+//!   continues one chain from image to image.
+//!
+//! What the contract leaves free, and the kernels use: which outputs are computed
+//! together (the register tile, the vector width, the loop order over tiles), and when
+//! an accumulator visits memory (storing an f32 and loading it back is exact). So the
+//! blocking constants below are tuning, not numerics: a kernel family may pick its own.
+//!
+//! # Kernel families
+//!
+//! - scalar ([`Kernel::run_scalar`]): the contract written as plain loops with the
+//!   software [`fma`](super::simd::fma); the reference the others are tested against.
+//! - AVX2 and AVX-512 ([`Kernel::run`]): register tiles of `MR` rows by one or two
+//!   vectors of columns (AVX2: 6 x 16 or 12 x 8; AVX-512: 12 x 32 or 14 x 16), one
+//!   accumulator per output, `vfmadd231ps` with the row value broadcast. Tiles split
+//!   rows evenly (a row of 14 positions is two tiles of 7, not 12 + 2). The matrix
+//!   product reads A in place through its strides and packs a panel of B only when its
+//!   rows are not contiguous or are narrower than the tile.
+//!
+//! Why our own kernels rather than a library: `gemm` (used by candle) chooses its
+//! blocking from the detected cache sizes and restarts the sum at every K block, and
+//! `matrixmultiply` and BLAS libraries do the same with their own constants, so the
+//! order of additions depends on the machine. The shapes of this engine are small
+//! (`k` up to a few thousand, at most a few hundred rows and columns per micro-batch),
+//! where a single register-blocked pass without packing A is also the fastest.
+
+#![allow(unsafe_code)]
+
+use super::simd::{Kernel, Simd, fma};
+
+/// Rows of the padded buffers the vector kernels read whole vectors from are padded
+/// to a multiple of this many floats (the widest vector).
+pub(crate) const PAD_LANES: usize = 16;
+
+/// `x` rounded up to a multiple of [`PAD_LANES`].
+pub(crate) fn pad_lanes(x: usize) -> usize {
+    x.div_ceil(PAD_LANES) * PAD_LANES
+}
+
+/// One run of consecutive terms of a chain: term `l < len` multiplies the row value at
+/// `a + row_offset + l * a_step` by the columns at `b + l * b_step`.
+#[derive(Clone, Copy)]
+struct Seg {
+    a: *const f32,
+    a_step: usize,
+    b: *const f32,
+    b_step: usize,
+    len: usize,
+}
+
+/// Where the rows of a tile read their value, relative to a segment's `a`.
+trait Rows: Copy {
+    /// Offset of row `r`.
+    fn off(self, r: usize) -> usize;
+}
+
+/// Row `r` at `r`: consecutive floats.
+#[derive(Clone, Copy)]
+struct Unit;
+
+impl Rows for Unit {
+    #[inline(always)]
+    fn off(self, r: usize) -> usize {
+        r
+    }
+}
+
+/// Row `r` at `r * stride`.
+#[derive(Clone, Copy)]
+struct Stride(usize);
+
+impl Rows for Stride {
+    #[inline(always)]
+    fn off(self, r: usize) -> usize {
+        r * self.0
+    }
+}
+
+/// Row `r` at `table[r]`.
+#[derive(Clone, Copy)]
+struct Table([usize; MAX_MR]);
+
+impl Rows for Table {
+    #[inline(always)]
+    fn off(self, r: usize) -> usize {
+        self.0[r]
+    }
+}
+
+/// The most rows of any tile.
+const MAX_MR: usize = 14;
+
+/// Lanes of vector `v` of a tile that hold one of its `width` columns.
+#[inline(always)]
+fn lanes_of(width: usize, v: usize, lanes: usize) -> usize {
+    width.saturating_sub(v * lanes).min(lanes)
+}
+
+/// One register tile: `MR` rows by `NV` vectors of columns, each output a chain over
+/// the terms of `segs` in order. The result goes to `c` (row stride `ldc`), only its
+/// first `width` columns; with `load_c` the chains start from what `c` holds.
+///
+/// # Safety
+/// For every segment, row `r < MR` and term `l < len`: `a + rows.off(r) + l * a_step`
+/// is readable, and `b + l * b_step .. + NV * LANES` is readable. `c + r * ldc ..
+/// + width` is readable (with `load_c`) and writable for `r < MR`.
+#[inline(always)]
+unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    rows: impl Rows,
+    segs: impl Iterator<Item = Seg>,
+    c: *mut f32,
+    ldc: usize,
+    width: usize,
+    load_c: bool,
+) {
+    let l = S::LANES;
+    let mut acc = [[s.zero(); NV]; MR];
+    if load_c {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            for (v, acc) in acc.iter_mut().enumerate() {
+                let n = lanes_of(width, v, l);
+                // SAFETY: row r, lanes v * l .. v * l + n < width of `c` are readable.
+                unsafe {
+                    let p = c.add(r * ldc + v * l);
+                    if n == l {
+                        *acc = s.load(p);
+                    } else if n > 0 {
+                        *acc = s.load_part(p, n);
+                    }
+                }
+            }
+        }
+    }
+    for seg in segs {
+        let (mut a, mut b) = (seg.a, seg.b);
+        for _ in 0..seg.len {
+            // SAFETY: term `l` of the segment: B's NV vectors and each row's value are
+            // readable (the caller's contract).
+            unsafe {
+                let mut bv = [s.zero(); NV];
+                for (v, bv) in bv.iter_mut().enumerate() {
+                    *bv = s.load(b.add(v * l));
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = s.splat(*a.add(rows.off(r)));
+                    for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                        *acc = s.fma(x, bv, *acc);
+                    }
+                }
+                a = a.add(seg.a_step);
+                b = b.add(seg.b_step);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        for (v, &acc) in acc.iter().enumerate() {
+            let n = lanes_of(width, v, l);
+            // SAFETY: row r, lanes v * l .. v * l + n < width of `c` are writable.
+            unsafe {
+                let p = c.add(r * ldc + v * l);
+                if n == l {
+                    s.store(p, acc);
+                } else if n > 0 {
+                    s.store_part(p, acc, n);
+                }
+            }
+        }
+    }
+}
+
+/// Calls `tile::<S, mr, nv>` with `mr` and `nv` known at compile time.
+macro_rules! with_tile {
+    ($s:ident, $mr:expr, $nv:expr, ($($arg:expr),* $(,)?)) => {
+        match ($nv, $mr) {
+            (1, 1) => tile::<S, 1, 1>($s, $($arg),*),
+            (1, 2) => tile::<S, 2, 1>($s, $($arg),*),
+            (1, 3) => tile::<S, 3, 1>($s, $($arg),*),
+            (1, 4) => tile::<S, 4, 1>($s, $($arg),*),
+            (1, 5) => tile::<S, 5, 1>($s, $($arg),*),
+            (1, 6) => tile::<S, 6, 1>($s, $($arg),*),
+            (1, 7) => tile::<S, 7, 1>($s, $($arg),*),
+            (1, 8) => tile::<S, 8, 1>($s, $($arg),*),
+            (1, 9) => tile::<S, 9, 1>($s, $($arg),*),
+            (1, 10) => tile::<S, 10, 1>($s, $($arg),*),
+            (1, 11) => tile::<S, 11, 1>($s, $($arg),*),
+            (1, 12) => tile::<S, 12, 1>($s, $($arg),*),
+            (1, 13) => tile::<S, 13, 1>($s, $($arg),*),
+            (1, 14) => tile::<S, 14, 1>($s, $($arg),*),
+            (2, 1) => tile::<S, 1, 2>($s, $($arg),*),
+            (2, 2) => tile::<S, 2, 2>($s, $($arg),*),
+            (2, 3) => tile::<S, 3, 2>($s, $($arg),*),
+            (2, 4) => tile::<S, 4, 2>($s, $($arg),*),
+            (2, 5) => tile::<S, 5, 2>($s, $($arg),*),
+            (2, 6) => tile::<S, 6, 2>($s, $($arg),*),
+            (2, 7) => tile::<S, 7, 2>($s, $($arg),*),
+            (2, 8) => tile::<S, 8, 2>($s, $($arg),*),
+            (2, 9) => tile::<S, 9, 2>($s, $($arg),*),
+            (2, 10) => tile::<S, 10, 2>($s, $($arg),*),
+            (2, 11) => tile::<S, 11, 2>($s, $($arg),*),
+            (2, 12) => tile::<S, 12, 2>($s, $($arg),*),
+            (nv, mr) => unreachable!("no {mr} x {nv} tile"),
+        }
+    };
+}
+
+/// Vectors per tile for `width` columns left: two when more than one is needed.
+#[inline(always)]
+fn vectors<S: Simd>(width: usize) -> usize {
+    if width > S::LANES { 2 } else { 1 }
+}
+
+/// The most rows of a tile `nv` vectors wide.
+#[inline(always)]
+fn max_rows<S: Simd>(nv: usize) -> usize {
+    if nv == 2 { S::MR_WIDE } else { S::MR_NARROW }
+}
+
+/// `(first, count)` of `total` items cut into the fewest parts of at most `max`,
+/// as even as possible (sizes differ by at most one).
+fn even_parts(total: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let parts = total.div_ceil(max.max(1));
+    let base = total.checked_div(parts).unwrap_or(0);
+    let extra = total.checked_rem(parts).unwrap_or(0);
+    (0..parts).map(move |i| (i * base + i.min(extra), base + usize::from(i < extra)))
+}
+
+/// Whether every index `base + sum of (n_i - 1) * stride_i` for the extents given is
+/// below `len` (all extents nonzero), i.e. the last element of a strided view fits.
+fn fits(len: usize, base: usize, extents: &[(usize, usize)]) -> bool {
+    let mut last = Some(base);
+    for &(n, stride) in extents {
+        debug_assert!(n > 0);
+        last = last.and_then(|x| (n - 1).checked_mul(stride).and_then(|d| x.checked_add(d)));
+    }
+    matches!(last, Some(i) if i < len)
+}
+
+/// `C = A B` (or `C += A B`, continuing each chain, when `accumulate`), `A` an
+/// `m x k` strided view, `B` a `k x n` strided view, `C` row-major `m x n`.
+pub(crate) struct Gemm<'a> {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &'a [f32],
+    a_rs: usize,
+    a_cs: usize,
+    b: &'a [f32],
+    b_rs: usize,
+    b_cs: usize,
+    c: &'a mut [f32],
+    accumulate: bool,
+    panel: &'a mut Vec<f32>,
+}
+
+impl<'a> Gemm<'a> {
+    /// The product of `A[i][l] = a[i * a_rs + l * a_cs]` and `B[l][j] = b[l * b_rs +
+    /// j * b_cs]` into `c[i * n + j]`; `panel` is room for packing columns of B.
+    ///
+    /// # Panics
+    /// When a view does not fit its slice.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        (m, n, k): (usize, usize, usize),
+        (a, a_rs, a_cs): (&'a [f32], usize, usize),
+        (b, b_rs, b_cs): (&'a [f32], usize, usize),
+        c: &'a mut [f32],
+        accumulate: bool,
+        panel: &'a mut Vec<f32>,
+    ) -> Self {
+        assert!(
+            m.checked_mul(n).is_some_and(|mn| mn <= c.len()),
+            "matmul: destination too small"
+        );
+        if m > 0 && n > 0 && k > 0 {
+            assert!(
+                fits(a.len(), 0, &[(m, a_rs), (k, a_cs)])
+                    && fits(b.len(), 0, &[(k, b_rs), (n, b_cs)]),
+                "matmul: operand outside its slice"
+            );
+        }
+        Gemm {
+            m,
+            n,
+            k,
+            a,
+            a_rs,
+            a_cs,
+            b,
+            b_rs,
+            b_cs,
+            c,
+            accumulate,
+            panel,
+        }
+    }
+}
+
+impl Kernel for Gemm<'_> {
+    type Output = ();
+
+    fn run_scalar(self) {
+        let Gemm {
+            m,
+            n,
+            k,
+            a,
+            a_rs,
+            a_cs,
+            b,
+            b_rs,
+            b_cs,
+            c,
+            accumulate,
+            ..
+        } = self;
+        for i in 0..m {
+            let row = &mut c[i * n..(i + 1) * n];
+            if !accumulate {
+                row.fill(0.0);
+            }
+            for l in 0..k {
+                let x = a[i * a_rs + l * a_cs];
+                let brow = &b[l * b_rs..];
+                for (j, acc) in row.iter_mut().enumerate() {
+                    *acc = fma(x, brow[j * b_cs], *acc);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        let Gemm {
+            m,
+            n,
+            k,
+            a,
+            a_rs,
+            a_cs,
+            b,
+            b_rs,
+            b_cs,
+            c,
+            accumulate,
+            panel,
+        } = self;
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            if !accumulate {
+                c[..m * n].fill(0.0);
+            }
+            return;
+        }
+        let l = S::LANES;
+        {
+            let mut j0 = 0;
+            while j0 < n {
+                let nv = vectors::<S>(n - j0);
+                let width = (n - j0).min(nv * l);
+                // B's columns j0 .. j0 + nv * l, in place when they are contiguous and
+                // inside B, else packed (zero-padded) into `panel`.
+                let (bp, b_step): (*const f32, usize) = if b_cs == 1 && j0 + nv * l <= n {
+                    (b[j0..].as_ptr(), b_rs)
+                } else {
+                    let w = nv * l;
+                    panel.clear();
+                    panel.resize(k * w, 0.0);
+                    for (ll, dst) in panel.chunks_exact_mut(w).enumerate() {
+                        for (jj, d) in dst[..width].iter_mut().enumerate() {
+                            *d = b[ll * b_rs + (j0 + jj) * b_cs];
+                        }
+                    }
+                    (panel.as_ptr(), w)
+                };
+                for (i0, mr) in even_parts(m, max_rows::<S>(nv)) {
+                    let seg = Seg {
+                        a: a[i0 * a_rs..].as_ptr(),
+                        a_step: a_cs,
+                        b: bp,
+                        b_step,
+                        len: k,
+                    };
+                    let cp = c[i0 * n + j0..].as_mut_ptr();
+                    // SAFETY: rows i0 .. i0 + mr < m and terms l < k of A lie inside `a`
+                    // (checked by `Gemm::new`); B's vectors lie inside `b` (in place:
+                    // j0 + nv * l <= n, rows l < k checked by `new`) or inside `panel`
+                    // (k rows of nv * l); C's rows i0 .. i0 + mr, columns j0 .. j0 +
+                    // width <= n lie inside `c` (m * n <= c.len()).
+                    unsafe {
+                        let seg = std::iter::once(seg);
+                        if a_rs == 1 {
+                            with_tile!(s, mr, nv, (Unit, seg, cp, n, width, accumulate));
+                        } else {
+                            with_tile!(s, mr, nv, (Stride(a_rs), seg, cp, n, width, accumulate));
+                        }
+                    }
+                }
+                j0 += width;
+            }
+        }
+    }
+}
+
+/// A stride-1 correlation of one zero-padded image (see the module docs for its chains):
+/// `out[(y * wout + x) * ldo + co]` for `y < hout`, `x < wout`, `co < cout`.
+///
+/// The image is channels-last: value `(row, col, ci)` at `x[(row * wp + col) * cin +
+/// ci]`, with `hout + k - 1` rows and `wp >= wout + k - 1` columns. The weight row
+/// `(ky, kx, ci)` is `w[((ky * k + kx) * cin + ci) * ldw ..]`, `ldw` a multiple of
+/// [`PAD_LANES`] (columns `cout..ldw` are read by the vector kernels but never reach
+/// `out`).
+pub(crate) struct Conv<'a> {
+    x: &'a [f32],
+    cin: usize,
+    wp: usize,
+    k: usize,
+    hout: usize,
+    wout: usize,
+    w: &'a [f32],
+    ldw: usize,
+    cout: usize,
+    out: &'a mut [f32],
+    ldo: usize,
+}
+
+impl<'a> Conv<'a> {
+    /// The correlation of `x` (`cin` channels, `wp` padded columns) with the `k x k`
+    /// weight `w` (`ldw` floats a row) into `out` (`ldo` floats a position).
+    ///
+    /// # Panics
+    /// When a buffer is too small for the geometry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        (x, cin, wp): (&'a [f32], usize, usize),
+        (k, hout, wout): (usize, usize, usize),
+        (w, ldw, cout): (&'a [f32], usize, usize),
+        (out, ldo): (&'a mut [f32], usize),
+    ) -> Self {
+        assert!(k > 0 && wp + 1 >= wout + k && ldo >= cout, "conv: geometry");
+        assert!(ldw >= cout && ldw.is_multiple_of(PAD_LANES), "conv: weight rows");
+        assert!(
+            x.len() >= (hout + k - 1) * wp * cin,
+            "conv: input too small"
+        );
+        assert!(w.len() >= k * k * cin * ldw, "conv: weight too small");
+        assert!(out.len() >= hout * wout * ldo, "conv: output too small");
+        Conv {
+            x,
+            cin,
+            wp,
+            k,
+            hout,
+            wout,
+            w,
+            ldw,
+            cout,
+            out,
+            ldo,
+        }
+    }
+}
+
+impl Kernel for Conv<'_> {
+    type Output = ();
+
+    fn run_scalar(self) {
+        let Conv {
+            x,
+            cin,
+            wp,
+            k,
+            hout,
+            wout,
+            w,
+            ldw,
+            cout,
+            out,
+            ldo,
+        } = self;
+        for y in 0..hout {
+            for xo in 0..wout {
+                let o = &mut out[(y * wout + xo) * ldo..][..cout];
+                o.fill(0.0);
+                for ky in 0..k {
+                    for kx in 0..k {
+                        for ci in 0..cin {
+                            let v = x[((y + ky) * wp + xo + kx) * cin + ci];
+                            let wrow = &w[((ky * k + kx) * cin + ci) * ldw..][..cout];
+                            for (acc, &wv) in o.iter_mut().zip(wrow) {
+                                *acc = fma(v, wv, *acc);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        let Conv {
+            x,
+            cin,
+            wp,
+            k,
+            hout,
+            wout,
+            w,
+            ldw,
+            cout,
+            out,
+            ldo,
+        } = self;
+        if cin == 0 {
+            for y in 0..hout * wout {
+                out[y * ldo..y * ldo + cout].fill(0.0);
+            }
+            return;
+        }
+        let l = S::LANES;
+        let (xp, wptr, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+        // For one `ky`, the taps (kx, ci) are k * cin consecutive floats of the image
+        // and k * cin consecutive weight rows: one segment.
+        let run = k * cin;
+        for y in 0..hout {
+            let mut co0 = 0;
+            while co0 < cout {
+                let nv = vectors::<S>(cout - co0);
+                let width = (cout - co0).min(nv * l);
+                for (x0, mr) in even_parts(wout, max_rows::<S>(nv)) {
+                    let segs = (0..k).map(|ky| Seg {
+                        a: xp.wrapping_add(((y + ky) * wp + x0) * cin),
+                        a_step: 1,
+                        b: wptr.wrapping_add(ky * run * ldw + co0),
+                        b_step: ldw,
+                        len: run,
+                    });
+                    // SAFETY: position x0 + r (r < mr <= wout - x0) reads image values
+                    // ((y + ky) * wp + x0 + r) * cin + j, j < k * cin, at most
+                    // ((hout - 1 + k - 1) * wp + wout - 1 + k - 1) * cin + cin - 1 <
+                    // (hout + k - 1) * wp * cin (checked by `Conv::new`, with wout + k - 1
+                    // <= wp); weight rows ky * k * cin + j < k * k * cin, columns co0 ..
+                    // co0 + nv * l <= ldw (ldw is a multiple of the lanes and co0 + width
+                    // <= cout <= ldw); output positions y * wout + x0 + r < hout * wout,
+                    // columns co0 .. co0 + width <= cout <= ldo.
+                    unsafe {
+                        let cp = op.add((y * wout + x0) * ldo + co0);
+                        if cin == 1 {
+                            with_tile!(s, mr, nv, (Unit, segs, cp, ldo, width, false));
+                        } else {
+                            with_tile!(s, mr, nv, (Stride(cin), segs, cp, ldo, width, false));
+                        }
+                    }
+                }
+                co0 += width;
+            }
+        }
+    }
+}
+
+/// The weight gradient of a stride-1 convolution over one zero-padded image (see the
+/// module docs for its chains): `dw[((ky * k + kx) * cin + ci) * cout + co]`, started
+/// from zero or continued (`accumulate`).
+///
+/// The image is channels-last: value `(row, col, ci)` at `x[(row * wp + col) * cin +
+/// ci]`, `hout + k - 1` rows, `wp >= wout + k - 1` columns. `dz[(y * wout + x) * ldz +
+/// co]` is the gradient of the output, `ldz` a multiple of [`PAD_LANES`].
+pub(crate) struct WeightGrad<'a> {
+    x: &'a [f32],
+    cin: usize,
+    wp: usize,
+    k: usize,
+    hout: usize,
+    wout: usize,
+    dz: &'a [f32],
+    ldz: usize,
+    cout: usize,
+    dw: &'a mut [f32],
+    accumulate: bool,
+}
+
+impl<'a> WeightGrad<'a> {
+    /// The weight gradient from `x` (`cin` channels, `wp` padded columns) and `dz`
+    /// (`ldz` floats a position) into `dw`.
+    ///
+    /// # Panics
+    /// When a buffer is too small for the geometry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        (x, cin, wp): (&'a [f32], usize, usize),
+        (k, hout, wout): (usize, usize, usize),
+        (dz, ldz, cout): (&'a [f32], usize, usize),
+        dw: &'a mut [f32],
+        accumulate: bool,
+    ) -> Self {
+        assert!(k > 0 && wp + 1 >= wout + k, "weight grad: geometry");
+        assert!(
+            ldz >= cout && ldz.is_multiple_of(PAD_LANES),
+            "weight grad: gradient rows"
+        );
+        assert!(
+            x.len() >= (hout + k - 1) * wp * cin,
+            "weight grad: input too small"
+        );
+        assert!(
+            dz.len() >= hout * wout * ldz,
+            "weight grad: gradient too small"
+        );
+        assert!(
+            dw.len() >= k * k * cin * cout,
+            "weight grad: destination too small"
+        );
+        WeightGrad {
+            x,
+            cin,
+            wp,
+            k,
+            hout,
+            wout,
+            dz,
+            ldz,
+            cout,
+            dw,
+            accumulate,
+        }
+    }
+
+    /// Offset of patch row `t = (ky * k + kx) * cin + ci` from a window's corner.
+    fn row_offset(&self, t: usize) -> usize {
+        let run = self.k * self.cin;
+        (t / run) * self.wp * self.cin + t % run
+    }
+}
+
+impl Kernel for WeightGrad<'_> {
+    type Output = ();
+
+    fn run_scalar(self) {
+        let patch = self.k * self.k * self.cin;
+        let offsets: Vec<usize> = (0..patch).map(|t| self.row_offset(t)).collect();
+        let WeightGrad {
+            x,
+            cin,
+            wp,
+            hout,
+            wout,
+            dz,
+            ldz,
+            cout,
+            dw,
+            accumulate,
+            ..
+        } = self;
+        if !accumulate {
+            dw[..patch * cout].fill(0.0);
+        }
+        for y in 0..hout {
+            for xo in 0..wout {
+                let corner = (y * wp + xo) * cin;
+                let g = &dz[(y * wout + xo) * ldz..][..cout];
+                for (t, &off) in offsets.iter().enumerate() {
+                    let v = x[corner + off];
+                    for (acc, &gv) in dw[t * cout..(t + 1) * cout].iter_mut().zip(g) {
+                        *acc = fma(v, gv, *acc);
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        let WeightGrad {
+            x,
+            cin,
+            wp,
+            k,
+            hout,
+            wout,
+            dz,
+            ldz,
+            cout,
+            dw,
+            accumulate,
+        } = self;
+        let patch = k * k * cin;
+        if hout * wout == 0 {
+            if !accumulate {
+                dw[..patch * cout].fill(0.0);
+            }
+            return;
+        }
+        let run = k * cin;
+        let offset = |t: usize| (t / run) * wp * cin + t % run;
+        let l = S::LANES;
+        let (xp, dzp, dwp) = (x.as_ptr(), dz.as_ptr(), dw.as_mut_ptr());
+        let mut co0 = 0;
+        while co0 < cout {
+            let nv = vectors::<S>(cout - co0);
+            let width = (cout - co0).min(nv * l);
+            let most = max_rows::<S>(nv);
+            // Tiles of patch rows: within one `ky` (whose rows are consecutive floats of
+            // the image) when a `ky` holds enough rows, else across them with a table.
+            let (groups, group) = if run >= most { (k, run) } else { (1, patch) };
+            for g in 0..groups {
+                for (t0, mr) in even_parts(group, most) {
+                    let t0 = g * group + t0;
+                    let base = offset(t0);
+                    let contiguous = offset(t0 + mr - 1) == base + mr - 1;
+                    let mut table = [0; MAX_MR];
+                    for (r, slot) in table.iter_mut().enumerate().take(mr) {
+                        *slot = offset(t0 + r) - base;
+                    }
+                    let segs = (0..hout).map(|y| Seg {
+                        a: xp.wrapping_add(y * wp * cin + base),
+                        a_step: cin,
+                        b: dzp.wrapping_add(y * wout * ldz + co0),
+                        b_step: ldz,
+                        len: wout,
+                    });
+                    // SAFETY: position (y, x0) with y < hout, x0 < wout and patch row t
+                    // read x at (y * wp + x0) * cin + offset(t) <= ((hout - 1 + k - 1) *
+                    // wp + wout - 1 + k - 1) * cin + cin - 1 < (hout + k - 1) * wp * cin
+                    // (checked by `new`); dz row y * wout + x0 < hout * wout, columns
+                    // co0 .. co0 + nv * l <= ldz (a multiple of the lanes, co0 + width
+                    // <= cout <= ldz); dw rows t0 .. t0 + mr <= patch, columns co0 ..
+                    // co0 + width <= cout, inside k * k * cin * cout (checked by `new`).
+                    unsafe {
+                        let cp = dwp.add(t0 * cout + co0);
+                        if contiguous {
+                            with_tile!(s, mr, nv, (Unit, segs, cp, cout, width, accumulate));
+                        } else {
+                            with_tile!(
+                                s,
+                                mr,
+                                nv,
+                                (Table(table), segs, cp, cout, width, accumulate)
+                            );
+                        }
+                    }
+                }
+            }
+            co0 += width;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::simd::{SimdPath, dispatch};
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 - 1001.0) / 997.0)
+            .collect()
+    }
+
+    /// Throughput of each kernel on the reference CNN's shapes, per path (run with
+    /// `cargo test --release -p nas-eval --lib kernel_speed -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn kernel_speed() {
+        use std::time::Instant;
+        for path in SimdPath::supported() {
+            if path == SimdPath::Scalar {
+                continue;
+            }
+            // conv2 forward: 14x14 output, 16 -> 32 channels, 3x3, padded 16x16.
+            let cases: [(&str, usize, usize, usize, usize); 4] = [
+                ("conv1 fwd 1->16 28x28", 1, 16, 28, 28),
+                ("conv2 fwd 16->32 14x14", 16, 32, 14, 14),
+                ("conv2 dgrad 32->16 14x14", 32, 16, 14, 14),
+                ("conv fwd 32->64 7x7", 32, 64, 7, 7),
+            ];
+            for (name, cin, cout, h, w) in cases {
+                let k = 3;
+                let wp = w + k - 1;
+                let x = values((h + k - 1) * wp * cin, 1);
+                let ldw = pad_lanes(cout);
+                let wt = values(k * k * cin * ldw, 2);
+                let mut out = vec![0.0; h * w * cout];
+                let reps = 200_000_000 / (h * w * cout * k * k * cin);
+                let start = Instant::now();
+                for _ in 0..reps {
+                    dispatch(
+                        path,
+                        Conv::new((&x, cin, wp), (k, h, w), (&wt, ldw, cout), (&mut out, cout)),
+                    );
+                }
+                let secs = start.elapsed().as_secs_f64();
+                let flops = 2.0 * (reps * h * w * cout * k * k * cin) as f64;
+                println!("{path:7} {name:28} {:6.1} GFLOP/s", flops / secs / 1e9);
+            }
+            let cases: [(&str, usize, usize, usize, usize); 3] = [
+                ("conv1 wgrad 1->16 28x28", 1, 16, 28, 28),
+                ("conv2 wgrad 16->32 14x14", 16, 32, 14, 14),
+                ("wgrad 32->64 7x7", 32, 64, 7, 7),
+            ];
+            for (name, cin, cout, h, w) in cases {
+                let k = 3;
+                let wp = w + k - 1;
+                let x = values((h + k - 1) * wp * cin, 1);
+                let ldz = pad_lanes(cout);
+                let dz = values(h * w * ldz, 2);
+                let mut dw = vec![0.0; k * k * cin * cout];
+                let reps = 200_000_000 / (h * w * cout * k * k * cin);
+                let start = Instant::now();
+                for r in 0..reps {
+                    dispatch(
+                        path,
+                        WeightGrad::new((&x, cin, wp), (k, h, w), (&dz, ldz, cout), &mut dw, r > 0),
+                    );
+                }
+                let secs = start.elapsed().as_secs_f64();
+                let flops = 2.0 * (reps * h * w * cout * k * k * cin) as f64;
+                println!("{path:7} {name:28} {:6.1} GFLOP/s", flops / secs / 1e9);
+            }
+            let cases: [(&str, usize, usize, usize, bool); 4] = [
+                ("mlp fwd 32x784 * 784x128", 32, 784, 128, false),
+                ("mlp wgrad 784x32 * 32x128", 784, 32, 128, true),
+                ("head fwd 32x1568 * 1568x10", 32, 1568, 10, false),
+                ("dgrad 32x128 * (784x128)^T", 32, 128, 784, false),
+            ];
+            let mut panel = Vec::new();
+            for (name, m, kk, n, transposed_a) in cases {
+                let a = values(m * kk, 1);
+                let b = values(kk * n, 2);
+                let mut c = vec![0.0; m * n];
+                let reps = 200_000_000 / (m * n * kk);
+                let (a_rs, a_cs) = if transposed_a { (1, m) } else { (kk, 1) };
+                let (b_rs, b_cs) = if name.starts_with("dgrad") {
+                    (1, kk)
+                } else {
+                    (n, 1)
+                };
+                let start = Instant::now();
+                for _ in 0..reps {
+                    dispatch(
+                        path,
+                        Gemm::new(
+                            (m, n, kk),
+                            (&a, a_rs, a_cs),
+                            (&b, b_rs, b_cs),
+                            &mut c,
+                            false,
+                            &mut panel,
+                        ),
+                    );
+                }
+                let secs = start.elapsed().as_secs_f64();
+                let flops = 2.0 * (reps * m * n * kk) as f64;
+                println!("{path:7} {name:28} {:6.1} GFLOP/s", flops / secs / 1e9);
+            }
+        }
+    }
+}
