@@ -330,6 +330,9 @@ impl Kernel for Gemm<'_> {
             accumulate,
             ..
         } = self;
+        if n == 0 {
+            return;
+        }
         for i in 0..m {
             let row = &mut c[i * n..(i + 1) * n];
             if !accumulate {
@@ -456,7 +459,10 @@ impl<'a> Conv<'a> {
         (out, ldo): (&'a mut [f32], usize),
     ) -> Self {
         assert!(k > 0 && wp + 1 >= wout + k && ldo >= cout, "conv: geometry");
-        assert!(ldw >= cout && ldw.is_multiple_of(PAD_LANES), "conv: weight rows");
+        assert!(
+            ldw >= cout && ldw.is_multiple_of(PAD_LANES),
+            "conv: weight rows"
+        );
         assert!(
             x.len() >= (hout + k - 1) * wp * cin,
             "conv: input too small"
@@ -773,6 +779,286 @@ mod tests {
         (0..n)
             .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 - 1001.0) / 997.0)
             .collect()
+    }
+
+    /// Bits of a slice, for exact comparisons.
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Runs `kernel(path, out)` on every supported path from the same starting `out`,
+    /// and checks that every path leaves the same bits as the scalar reference.
+    fn same_on_every_path(
+        what: &str,
+        start: &[f32],
+        mut kernel: impl FnMut(SimdPath, &mut [f32]),
+    ) -> Vec<f32> {
+        let mut want = start.to_vec();
+        kernel(SimdPath::Scalar, &mut want);
+        for path in SimdPath::supported() {
+            let mut got = start.to_vec();
+            kernel(path, &mut got);
+            assert!(
+                bits(&got) == bits(&want),
+                "{what}: {path} differs from scalar"
+            );
+        }
+        want
+    }
+
+    /// Sentinel left in memory a kernel must not touch.
+    const UNTOUCHED: f32 = 1234.5;
+
+    #[test]
+    fn products_give_the_same_bits_on_every_path_and_match_f64() {
+        let mut panel = Vec::new();
+        let shapes = [
+            (1, 1, 1),
+            (0, 5, 3),
+            (4, 0, 3),
+            (3, 6, 0),
+            (7, 1, 9),
+            (13, 17, 33),
+            (5, 3, 47),
+            (29, 64, 16),
+            (12, 40, 32),
+            (15, 9, 100),
+            (25, 31, 15),
+            (6, 200, 7),
+        ];
+        for (m, k, n) in shapes {
+            for (ta, tb, accumulate) in [
+                (false, false, false),
+                (true, false, false),
+                (false, true, true),
+                (true, true, false),
+                (false, false, true),
+            ] {
+                let a = values(m * k, 1);
+                let b = values(k * n, 2);
+                let (a_rs, a_cs) = if ta { (1, m) } else { (k, 1) };
+                let (b_rs, b_cs) = if tb { (1, k) } else { (n, 1) };
+                let mut start = values(m * n, 3);
+                start.extend([UNTOUCHED; 5]);
+                let what = format!("{m}x{k} * {k}x{n} ta={ta} tb={tb} acc={accumulate}");
+                let got = same_on_every_path(&what, &start, |path, c| {
+                    dispatch(
+                        path,
+                        Gemm::new(
+                            (m, n, k),
+                            (&a, a_rs, a_cs),
+                            (&b, b_rs, b_cs),
+                            c,
+                            accumulate,
+                            &mut panel,
+                        ),
+                    );
+                });
+                assert!(
+                    got[m * n..].iter().all(|&v| v == UNTOUCHED),
+                    "{what}: wrote past C"
+                );
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut want = if accumulate {
+                            f64::from(start[i * n + j])
+                        } else {
+                            0.0
+                        };
+                        let mut scale = want.abs();
+                        for l in 0..k {
+                            let t = f64::from(a[i * a_rs + l * a_cs])
+                                * f64::from(b[l * b_rs + j * b_cs]);
+                            want += t;
+                            scale += t.abs();
+                        }
+                        let g = f64::from(got[i * n + j]);
+                        assert!(
+                            (g - want).abs() <= 1e-6 * scale + 1e-30,
+                            "{what}: ({i}, {j}) {g} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_is_one_fma_chain_per_output() {
+        // The contract itself, independently of the scalar loops: with k = 3 the
+        // result is fma(a2, b2, fma(a1, b1, fma(a0, b0, 0))), which differs from the
+        // separately rounded sum for these values.
+        let a = [1.0f32 + f32::EPSILON, 1.0, -1.0];
+        let b = [1.0f32 - f32::EPSILON, 1e-8, 1.0];
+        let want = fma(a[2], b[2], fma(a[1], b[1], fma(a[0], b[0], 0.0)));
+        let mut panel = Vec::new();
+        for path in SimdPath::supported() {
+            let mut c = [0.0f32];
+            dispatch(
+                path,
+                Gemm::new((1, 1, 3), (&a, 3, 1), (&b, 1, 1), &mut c, false, &mut panel),
+            );
+            assert_eq!(c[0].to_bits(), want.to_bits(), "{path}");
+        }
+    }
+
+    const CONV_SHAPES: [(usize, usize, usize, usize, usize, usize); 10] = [
+        // (cin, cout, k, hout, wout, extra padded columns)
+        (1, 16, 3, 5, 28, 0),
+        (1, 5, 3, 4, 3, 1),
+        (3, 17, 5, 3, 7, 0),
+        (16, 32, 3, 4, 14, 0),
+        (32, 16, 3, 3, 14, 2),
+        (5, 33, 2, 2, 9, 0),
+        (7, 1, 1, 3, 5, 0),
+        (2, 48, 4, 1, 1, 0),
+        (9, 20, 3, 2, 15, 0),
+        (4, 64, 1, 2, 13, 1),
+    ];
+
+    #[test]
+    fn convolutions_give_the_same_bits_on_every_path_and_match_f64() {
+        for (cin, cout, k, hout, wout, extra) in CONV_SHAPES {
+            let wp = wout + k - 1 + extra;
+            let x = values((hout + k - 1) * wp * cin, 4);
+            let ldw = pad_lanes(cout);
+            let w = values(k * k * cin * ldw, 5);
+            let ldo = cout + 3;
+            let start = vec![UNTOUCHED; hout * wout * ldo];
+            let what = format!("conv {cin}->{cout} k={k} {hout}x{wout}");
+            let got = same_on_every_path(&what, &start, |path, out| {
+                dispatch(
+                    path,
+                    Conv::new((&x, cin, wp), (k, hout, wout), (&w, ldw, cout), (out, ldo)),
+                );
+            });
+            for p in 0..hout * wout {
+                let (y, xo) = (p / wout, p % wout);
+                for co in 0..ldo {
+                    let g = got[p * ldo + co];
+                    if co >= cout {
+                        assert_eq!(g, UNTOUCHED, "{what}: wrote past cout");
+                        continue;
+                    }
+                    let (mut want, mut scale) = (0.0f64, 0.0f64);
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            for ci in 0..cin {
+                                let t = f64::from(x[((y + ky) * wp + xo + kx) * cin + ci])
+                                    * f64::from(w[((ky * k + kx) * cin + ci) * ldw + co]);
+                                want += t;
+                                scale += t.abs();
+                            }
+                        }
+                    }
+                    assert!(
+                        (f64::from(g) - want).abs() <= 1e-6 * scale,
+                        "{what}: {p} {co}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weight_gradients_give_the_same_bits_on_every_path_and_match_f64() {
+        for (cin, cout, k, hout, wout, extra) in CONV_SHAPES {
+            for accumulate in [false, true] {
+                let wp = wout + k - 1 + extra;
+                let x = values((hout + k - 1) * wp * cin, 6);
+                let ldz = pad_lanes(cout);
+                let dz = values(hout * wout * ldz, 7);
+                let mut start = values(k * k * cin * cout, 8);
+                start.extend([UNTOUCHED; 3]);
+                let what =
+                    format!("weight grad {cin}->{cout} k={k} {hout}x{wout} acc={accumulate}");
+                let got = same_on_every_path(&what, &start, |path, dw| {
+                    dispatch(
+                        path,
+                        WeightGrad::new(
+                            (&x, cin, wp),
+                            (k, hout, wout),
+                            (&dz, ldz, cout),
+                            dw,
+                            accumulate,
+                        ),
+                    );
+                });
+                let patch = k * k * cin;
+                assert!(
+                    got[patch * cout..].iter().all(|&v| v == UNTOUCHED),
+                    "{what}: wrote past dw"
+                );
+                for t in 0..patch {
+                    let (ky, kx, ci) = (t / (k * cin), (t / cin) % k, t % cin);
+                    for co in 0..cout {
+                        let mut want = if accumulate {
+                            f64::from(start[t * cout + co])
+                        } else {
+                            0.0
+                        };
+                        let mut scale = want.abs();
+                        for p in 0..hout * wout {
+                            let (y, xo) = (p / wout, p % wout);
+                            let tv = f64::from(x[((y + ky) * wp + xo + kx) * cin + ci])
+                                * f64::from(dz[p * ldz + co]);
+                            want += tv;
+                            scale += tv.abs();
+                        }
+                        let g = f64::from(got[t * cout + co]);
+                        assert!((g - want).abs() <= 1e-6 * scale + 1e-30, "{what}: {t} {co}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_weight_gradient_continues_its_chain_across_images() {
+        // Two calls (the second accumulating) give the bits of one call over both
+        // images' positions: the chain is not restarted.
+        let (cin, cout, k, h, w) = (3, 20, 3, 4, 5);
+        let x = values((2 * h + k - 1) * (w + k - 1) * cin, 9);
+        let ldz = pad_lanes(cout);
+        let dz = values(2 * h * w * ldz, 10);
+        for path in SimdPath::supported() {
+            let mut whole = vec![0.0; k * k * cin * cout];
+            // One image of 2h rows: its first h output rows read the first h + k - 1
+            // input rows, like an image of h rows.
+            dispatch(
+                path,
+                WeightGrad::new(
+                    (&x, cin, w + k - 1),
+                    (k, 2 * h, w),
+                    (&dz, ldz, cout),
+                    &mut whole,
+                    false,
+                ),
+            );
+            let mut split = vec![0.0; k * k * cin * cout];
+            let row = (w + k - 1) * cin;
+            dispatch(
+                path,
+                WeightGrad::new(
+                    (&x, cin, w + k - 1),
+                    (k, h, w),
+                    (&dz, ldz, cout),
+                    &mut split,
+                    false,
+                ),
+            );
+            dispatch(
+                path,
+                WeightGrad::new(
+                    (&x[h * row..], cin, w + k - 1),
+                    (k, h, w),
+                    (&dz[h * w * ldz..], ldz, cout),
+                    &mut split,
+                    true,
+                ),
+            );
+            assert!(bits(&whole) == bits(&split), "{path}");
+        }
     }
 
     /// Throughput of each kernel on the reference CNN's shapes, per path (run with

@@ -191,17 +191,17 @@ pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
     // TwoSum: err is exactly (p + c) - s (no overflow: |p| <= 2^256).
     let bb = s - p;
     let err = (p - (s - bb)) + (c - bb);
+    // Branch-free, so that loops of it vectorise: bump the bits by +1 (away from zero),
+    // -1 (toward zero) or 0.
     let bits = s.to_bits();
-    let odd = if s.is_finite() && err != 0.0 && bits & 1 == 0 {
-        // Toward the exact sum: away from zero when err has the sign of s.
-        if (err > 0.0) == (s > 0.0) {
-            f64::from_bits(bits + 1)
-        } else {
-            f64::from_bits(bits - 1)
-        }
-    } else {
-        s
+    let bump = s.is_finite() & (err != 0.0) & (bits & 1 == 0);
+    let away = (err > 0.0) == (s > 0.0);
+    let delta = match (bump, away) {
+        (false, _) => 0,
+        (true, true) => 1,
+        (true, false) => u64::MAX, // -1, wrapping
     };
+    let odd = f64::from_bits(bits.wrapping_add(delta));
     odd as f32
 }
 
