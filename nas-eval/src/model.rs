@@ -106,6 +106,12 @@ impl Network {
         Ok(sum / indices.len().max(1) as f64)
     }
 
+    /// The trainable parameters, in the engine's layout (weights `in x out` per layer,
+    /// each followed by its bias): to compare trained networks bit for bit.
+    pub fn weights(&self) -> Vec<f32> {
+        self.model.weights()
+    }
+
     /// Accuracy and mean loss on images `indices` of `images` (no dropout, no update).
     pub fn evaluate(
         &mut self,

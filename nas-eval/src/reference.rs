@@ -339,6 +339,10 @@ impl Model for CandleModel {
         Ok(loss)
     }
 
+    fn weights(&self) -> Vec<f32> {
+        self.params.clone()
+    }
+
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum> {
         let mut total = LossSum::default();
         let len = self.plan.input_len();

@@ -30,6 +30,8 @@ pub(crate) trait Model {
     fn train_step(&mut self, batch: Batch<'_>, step: u64) -> Result<f64>;
     /// Summed loss and correct predictions over the batch (no dropout, no update).
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum>;
+    /// The trainable parameters, in the engine's layout.
+    fn weights(&self) -> Vec<f32>;
 }
 
 /// Accuracy and mean loss on a set of images.

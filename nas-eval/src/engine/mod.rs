@@ -295,6 +295,10 @@ impl Model for NativeModel {
         Ok(loss)
     }
 
+    fn weights(&self) -> Vec<f32> {
+        self.params.clone()
+    }
+
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum> {
         let mut total = LossSum::default();
         let (plan, params, micro) = (&self.plan, &self.params, self.micro);
