@@ -171,13 +171,12 @@ pub(crate) fn bias_act_forward(
 }
 
 /// Applies `f(gradient, output)` to every value of `grad` (rows of `sums.len()` values)
-/// and writes the column sums of the result to `sums`. Rows are added four at a time,
-/// `(r0 + r1) + (r2 + r3)`, then the leftover rows one by one: a fixed order that keeps
-/// the sums' dependency chains short.
+/// and adds the column sums of the result to `sums`. Rows are added four at a time,
+/// `sums += (r0 + r1) + (r2 + r3)`, then the leftover rows one by one: a fixed order
+/// that keeps the sums' dependency chains short.
 #[inline(always)]
 fn backward_rows(grad: &mut [f32], out: &[f32], sums: &mut [f32], f: impl Fn(f32, f32) -> f32) {
     let n = sums.len();
-    sums.fill(0.0);
     let mut g_blocks = grad.chunks_exact_mut(4 * n);
     let mut y_blocks = out.chunks_exact(4 * n);
     for (g4, y4) in (&mut g_blocks).zip(&mut y_blocks) {
@@ -244,7 +243,8 @@ multiversion! {
 
 /// Turns the gradient with respect to a layer's output into the gradient with respect
 /// to its pre-activation, in place, and writes its column sums (the bias gradient) to
-/// `bias_grad`.
+/// `bias_grad`, or adds them to what it holds when `accumulate` (so that the bias
+/// gradient of a chunk processed image by image continues one sum).
 pub(crate) fn act_backward(
     path: SimdPath,
     grad: &mut [f32],
@@ -252,8 +252,12 @@ pub(crate) fn act_backward(
     pre: &[f32],
     act: Option<Activation>,
     bias_grad: &mut [f32],
+    accumulate: bool,
 ) {
     let out = &out[..grad.len()];
+    if !accumulate {
+        bias_grad.fill(0.0);
+    }
     match act {
         None => identity_backward(path, grad, out, bias_grad),
         Some(Activation::Relu) => relu_backward(path, grad, out, bias_grad),
@@ -375,6 +379,7 @@ mod tests {
             &[],
             Some(Activation::Relu),
             &mut sums,
+            false,
         );
         assert_eq!(
             grad,
@@ -384,8 +389,26 @@ mod tests {
         );
         assert_eq!(sums, [27.0, 36.0]);
         let mut grad = [1.0f32; 12];
-        act_backward(SimdPath::best(), &mut grad, &out, &[], None, &mut sums);
+        act_backward(
+            SimdPath::best(),
+            &mut grad,
+            &out,
+            &[],
+            None,
+            &mut sums,
+            false,
+        );
         assert_eq!(sums, [6.0, 6.0]);
+        act_backward(
+            SimdPath::best(),
+            &mut grad,
+            &out,
+            &[],
+            None,
+            &mut sums,
+            true,
+        );
+        assert_eq!(sums, [12.0, 12.0]);
     }
 
     #[test]
@@ -408,7 +431,7 @@ mod tests {
             bias_act_forward(path, &mut out, &mut pre, &bias, act);
             let mut g = grad.clone();
             let mut sums = vec![0.0; cols];
-            act_backward(path, &mut g, &out, &pre, act, &mut sums);
+            act_backward(path, &mut g, &out, &pre, act, &mut sums, false);
             [out, pre, g, sums]
                 .iter()
                 .flat_map(|v| v.iter().map(|x| x.to_bits()))

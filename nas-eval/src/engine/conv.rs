@@ -81,28 +81,98 @@ impl ConvGeom {
     fn grad_pad(&self) -> usize {
         self.k - 1 - self.pad
     }
+}
 
-    /// Floats of scratch the layer needs (whatever the number of images: the layer works
-    /// image by image).
-    pub fn scratch_len(&self) -> usize {
-        let (gh, gw) = self.grad_padded();
-        let forward = self.patch() * pad_lanes(self.cout) + self.padded_len();
-        let dz = if self.cout.is_multiple_of(PAD_LANES) {
-            0
-        } else {
-            self.positions() * pad_lanes(self.cout)
-        };
-        let backward = self.padded_len()
-            + dz
-            + self.k * self.k * self.cout * pad_lanes(self.cin)
-            + gh * gw * self.cout;
-        forward.max(backward)
+/// A conv layer's working copies, one set per workspace. The zero borders of the padded
+/// copies are written once, when the buffers are made: every image then only copies
+/// its interior.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Buffers {
+    /// The input image, zero-padded: `padded_h x padded_w x cin`.
+    xpad: Vec<f32>,
+    /// The output gradient, zero-padded for the input gradient's correlation.
+    gpad: Vec<f32>,
+    /// The output gradient with rows zero-padded to whole vectors (when `cout` is not a
+    /// whole number of them).
+    dzpad: Vec<f32>,
+    /// The weight with rows zero-padded to whole vectors (when `cout` is not).
+    wfwd: Vec<f32>,
+    /// The weight flipped and transposed for the input gradient.
+    wflip: Vec<f32>,
+}
+
+impl Buffers {
+    /// The buffers of a layer of geometry `g`; `input_grad`: whether it passes a gradient
+    /// back to its input.
+    pub fn new(g: &ConvGeom, input_grad: bool) -> Self {
+        let (gh, gw) = g.grad_padded();
+        let whole = g.cout.is_multiple_of(PAD_LANES);
+        let cout_p = pad_lanes(g.cout);
+        Buffers {
+            xpad: vec![0.0; g.padded_len()],
+            gpad: if input_grad {
+                vec![0.0; gh * gw * g.cout]
+            } else {
+                Vec::new()
+            },
+            dzpad: if whole {
+                Vec::new()
+            } else {
+                vec![0.0; g.positions() * cout_p]
+            },
+            wfwd: if whole {
+                Vec::new()
+            } else {
+                vec![0.0; g.patch() * cout_p]
+            },
+            wflip: if input_grad {
+                vec![0.0; g.k * g.k * g.cout * pad_lanes(g.cin)]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Readies the weight of the next forward passes: rows padded to whole vectors
+    /// (nothing to do when they are).
+    pub fn set_forward_weight(&mut self, g: &ConvGeom, weight: &[f32]) {
+        if !self.wfwd.is_empty() {
+            let ldw = pad_lanes(g.cout);
+            for (dst, src) in self
+                .wfwd
+                .chunks_exact_mut(ldw)
+                .zip(weight.chunks_exact(g.cout))
+            {
+                dst[..g.cout].copy_from_slice(src);
+            }
+        }
+    }
+
+    /// Readies the weight of the next input gradients, when the layer passes one back:
+    /// `W'[(ky', kx', co)][ci] = W[(k-1-ky', k-1-kx', ci)][co]`, rows padded to
+    /// `pad_lanes(cin)`.
+    pub fn set_flipped_weight(&mut self, g: &ConvGeom, weight: &[f32]) {
+        if !self.wflip.is_empty() {
+            let (k, ldi) = (g.k, pad_lanes(g.cin));
+            for ky in 0..k {
+                for kx in 0..k {
+                    let src_tap = ((k - 1 - ky) * k + (k - 1 - kx)) * g.cin;
+                    for co in 0..g.cout {
+                        let dst = &mut self.wflip[((ky * k + kx) * g.cout + co) * ldi..][..g.cin];
+                        for (ci, d) in dst.iter_mut().enumerate() {
+                            *d = weight[(src_tap + ci) * g.cout + co];
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
-/// Copies an `h x w x c` channels-last image into `dst`, a zero `rows x cols x c`
-/// image, at row and column `at`; what falls outside `dst` is dropped.
-fn pad_image(
+/// Copies an `h x w x c` channels-last image into the interior of `dst`, a
+/// `rows x cols x c` image whose other values are zero, at row and column `at`; what
+/// falls outside `dst` is dropped.
+fn copy_interior(
     src: &[f32],
     (h, w, c): (usize, usize, usize),
     at: usize,
@@ -110,8 +180,6 @@ fn pad_image(
     rows: usize,
     cols: usize,
 ) {
-    let dst = &mut dst[..rows * cols * c];
-    dst.fill(0.0);
     let take = w.min(cols.saturating_sub(at));
     for y in 0..h.min(rows.saturating_sub(at)) {
         let from = &src[y * w * c..][..take * c];
@@ -119,8 +187,9 @@ fn pad_image(
     }
 }
 
-/// Forward pass of `n` images: `out = act(conv(input) + bias)`; `pre` receives the
-/// pre-activation when the activation needs it (GELU).
+/// Forward pass of `n` images: `out = act(conv(input) + bias)` (`bufs` holds the weight
+/// when it needs padding, see [`Buffers::set_forward_weight`]); `pre` receives the pre-activation when the activation
+/// needs it (GELU).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
     path: SimdPath,
@@ -132,20 +201,16 @@ pub(crate) fn forward(
     act: Activation,
     out: &mut [f32],
     pre: &mut [f32],
-    scratch: &mut [f32],
+    bufs: &mut Buffers,
 ) {
+    let Buffers { xpad, wfwd, .. } = bufs;
+    let weight: &[f32] = if wfwd.is_empty() { weight } else { wfwd };
     let ldw = pad_lanes(g.cout);
-    let (wpad, rest) = scratch.split_at_mut(g.patch() * ldw);
-    let xpad = &mut rest[..g.padded_len()];
-    for (dst, src) in wpad.chunks_exact_mut(ldw).zip(weight.chunks_exact(g.cout)) {
-        dst[..g.cout].copy_from_slice(src);
-        dst[g.cout..].fill(0.0);
-    }
     let in_len = g.hin * g.win * g.cin;
     let out_len = g.positions() * g.cout;
     let gelu = act == Activation::Gelu;
     for img in 0..n {
-        pad_image(
+        copy_interior(
             &input[img * in_len..(img + 1) * in_len],
             (g.hin, g.win, g.cin),
             g.pad,
@@ -159,7 +224,7 @@ pub(crate) fn forward(
             Conv::new(
                 (xpad, g.cin, g.padded_w()),
                 (g.k, g.hout, g.wout),
-                (wpad, ldw, g.cout),
+                (weight, ldw, g.cout),
                 (o, g.cout),
             ),
         );
@@ -172,63 +237,61 @@ pub(crate) fn forward(
     }
 }
 
-/// Backward pass of `n` images. `grad_out` (the gradient of the output) is turned into
-/// the gradient of the pre-activation in place; the weight and bias gradients are
-/// written (not accumulated) to `grad_weight` and `grad_bias`; the input gradient is
-/// written to `grad_in` when it is given.
+/// Backward pass of `n` images, continuing the gradient sums of earlier images of the
+/// chunk unless `first`. `grad_out` (the gradient of the output) is turned into the
+/// gradient of the pre-activation in place (`act` None: it already is); the weight and bias gradients are written
+/// (`first`) or accumulated to `grad_weight` and `grad_bias`; the input gradient is
+/// written to `grad_in` when it is given (`bufs` holds the flipped weight, see
+/// [`Buffers::set_flipped_weight`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     path: SimdPath,
     g: &ConvGeom,
     n: usize,
     input: &[f32],
-    weight: &[f32],
-    act: Activation,
+    act: Option<Activation>,
     out: &[f32],
     pre: &[f32],
     grad_out: &mut [f32],
     grad_weight: &mut [f32],
     grad_bias: &mut [f32],
     grad_in: Option<&mut [f32]>,
-    scratch: &mut [f32],
+    bufs: &mut Buffers,
+    first: bool,
 ) {
-    let total = n * g.positions();
-    let grad_out = &mut grad_out[..total * g.cout];
-    act_backward(path, grad_out, out, pre, Some(act), grad_bias);
-    let grad_out = &*grad_out;
-    let (xpad, rest) = scratch.split_at_mut(g.padded_len());
+    let Buffers {
+        xpad,
+        gpad,
+        dzpad,
+        wflip,
+        ..
+    } = bufs;
     let ldz = pad_lanes(g.cout);
-    let (dzpad, rest) = rest.split_at_mut(if g.cout == ldz {
-        0
-    } else {
-        g.positions() * ldz
-    });
     let ldi = pad_lanes(g.cin);
-    let (wflip, rest) = rest.split_at_mut(g.k * g.k * g.cout * ldi);
     let (gh, gw) = g.grad_padded();
-    let gpad = &mut rest[..gh * gw * g.cout];
     let mut grad_in = grad_in;
-    if grad_in.is_some() {
-        // W'[(ky', kx', co)][ci] = W[(k-1-ky', k-1-kx', ci)][co].
-        let k = g.k;
-        for ky in 0..k {
-            for kx in 0..k {
-                let src_tap = ((k - 1 - ky) * k + (k - 1 - kx)) * g.cin;
-                for co in 0..g.cout {
-                    let dst = &mut wflip[((ky * k + kx) * g.cout + co) * ldi..][..ldi];
-                    for (ci, d) in dst[..g.cin].iter_mut().enumerate() {
-                        *d = weight[(src_tap + ci) * g.cout + co];
-                    }
-                    dst[g.cin..].fill(0.0);
-                }
-            }
-        }
-    }
     let in_len = g.hin * g.win * g.cin;
     let out_len = g.positions() * g.cout;
     for img in 0..n {
+        let continued = !first || img > 0;
+        let dz = &mut grad_out[img * out_len..(img + 1) * out_len];
+        let pre = if act == Some(Activation::Gelu) {
+            &pre[img * out_len..(img + 1) * out_len]
+        } else {
+            &[]
+        };
+        act_backward(
+            path,
+            dz,
+            &out[img * out_len..(img + 1) * out_len],
+            pre,
+            act,
+            grad_bias,
+            continued,
+        );
+        let dz = &*dz;
         let x = &input[img * in_len..(img + 1) * in_len];
-        pad_image(
+        copy_interior(
             x,
             (g.hin, g.win, g.cin),
             g.pad,
@@ -236,13 +299,11 @@ pub(crate) fn backward(
             g.padded_h(),
             g.padded_w(),
         );
-        let dz = &grad_out[img * out_len..(img + 1) * out_len];
         let dz_rows: &[f32] = if g.cout == ldz {
             dz
         } else {
             for (dst, src) in dzpad.chunks_exact_mut(ldz).zip(dz.chunks_exact(g.cout)) {
                 dst[..g.cout].copy_from_slice(src);
-                dst[g.cout..].fill(0.0);
             }
             dzpad
         };
@@ -253,11 +314,11 @@ pub(crate) fn backward(
                 (g.k, g.hout, g.wout),
                 (dz_rows, ldz, g.cout),
                 grad_weight,
-                img > 0,
+                continued,
             ),
         );
         if let Some(gi) = grad_in.as_deref_mut() {
-            pad_image(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
+            copy_interior(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
             dispatch(
                 path,
                 Conv::new(
@@ -268,9 +329,6 @@ pub(crate) fn backward(
                 ),
             );
         }
-    }
-    if n == 0 {
-        grad_weight[..g.patch() * g.cout].fill(0.0);
     }
 }
 
@@ -342,7 +400,8 @@ mod tests {
             let want = direct(&g, n, &x, &w);
             for path in SimdPath::supported() {
                 let mut out = vec![0.0; want.len()];
-                let mut scratch = vec![0.0; g.scratch_len()];
+                let mut bufs = Buffers::new(&g, false);
+                bufs.set_forward_weight(&g, &w);
                 // GELU keeps the pre-activation: the convolution itself.
                 let mut pre = vec![0.0; want.len()];
                 forward(
@@ -355,7 +414,7 @@ mod tests {
                     Activation::Gelu,
                     &mut out,
                     &mut pre,
-                    &mut scratch,
+                    &mut bufs,
                 );
                 for (a, b) in pre.iter().zip(&want) {
                     assert!(

@@ -62,7 +62,7 @@ pub(crate) fn backward(
     grad_in: Option<&mut [f32]>,
 ) {
     let grad_out = &mut grad_out[..n * g.nout];
-    act_backward(path, grad_out, out, pre, act, grad_bias);
+    act_backward(path, grad_out, out, pre, act, grad_bias, false);
     let dz = Mat::rows(grad_out, n, g.nout);
     matmul(
         path,

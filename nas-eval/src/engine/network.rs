@@ -222,6 +222,16 @@ impl Plan {
         })
     }
 
+    /// The steps computed image by image: every step before the first dense layer
+    /// (convolutions, pooling and dropout on feature maps). Dense layers run on the
+    /// whole micro-batch at once, where a product reuses each weight row.
+    pub fn spatial_steps(&self) -> usize {
+        self.steps
+            .iter()
+            .position(|s| matches!(s.op, Op::Dense { .. }))
+            .unwrap_or(self.steps.len())
+    }
+
     /// Values per input example.
     pub fn input_len(&self) -> usize {
         self.input.len()
@@ -310,9 +320,13 @@ pub(crate) struct Workspace {
     pre: Vec<Vec<f32>>,
     args: Vec<Vec<u8>>,
     masks: Vec<Vec<f32>>,
+    /// Per conv layer: padded copies and prepared weights.
+    bufs: Vec<conv::Buffers>,
     grad_a: Vec<f32>,
     grad_b: Vec<f32>,
-    scratch: Vec<f32>,
+    /// Gradients of one image through the spatial steps.
+    img_a: Vec<f32>,
+    img_b: Vec<f32>,
     /// Parameter gradients of the last backward pass (this micro-batch's share).
     pub grads: Vec<f32>,
     /// The loss of the last pass.
@@ -327,11 +341,15 @@ impl Workspace {
         let mut pre = Vec::new();
         let mut args = Vec::new();
         let mut masks = Vec::new();
-        let mut scratch = 0;
+        let mut bufs = Vec::new();
         let mut widest = plan.input_len();
-        for step in &plan.steps {
+        let mut widest_spatial = 0;
+        for (l, step) in plan.steps.iter().enumerate() {
             outs.push(vec![0.0; n * step.out_len]);
             widest = widest.max(step.out_len);
+            if l < plan.spatial_steps() {
+                widest_spatial = widest_spatial.max(step.in_len).max(step.out_len);
+            }
             let gelu = matches!(
                 step.op,
                 Op::Conv {
@@ -357,9 +375,10 @@ impl Workspace {
             } else {
                 Vec::new()
             });
-            if let Op::Conv { geom, .. } = step.op {
-                scratch = scratch.max(geom.scratch_len());
-            }
+            bufs.push(match step.op {
+                Op::Conv { geom, .. } => conv::Buffers::new(&geom, step.input_grad),
+                _ => conv::Buffers::default(),
+            });
         }
         Workspace {
             path,
@@ -370,12 +389,24 @@ impl Workspace {
             pre,
             args,
             masks,
+            bufs,
             grad_a: vec![0.0; n * widest],
             grad_b: vec![0.0; n * widest],
-            scratch: vec![0.0; scratch],
+            img_a: vec![0.0; widest_spatial],
+            img_b: vec![0.0; widest_spatial],
             grads: vec![0.0; plan.params],
             last: LossSum::default(),
         }
+    }
+}
+
+/// Examples `first..first + n` of a buffer of `len` values per example (an empty
+/// buffer, for a layer that keeps nothing, stays empty).
+fn part<T>(buf: &mut [T], first: usize, n: usize, len: usize) -> &mut [T] {
+    if buf.is_empty() {
+        buf
+    } else {
+        &mut buf[first * len..(first + n) * len]
     }
 }
 
@@ -393,50 +424,101 @@ pub(crate) enum Mode<'a> {
     },
 }
 
-/// Forward pass over the first `n` examples of `ws.x`.
+/// Forward pass over the first `n` examples of `ws.x`: the spatial steps image by
+/// image (each image's feature maps stay in cache from one layer to the next), then the
+/// dense steps on all `n` at once.
 pub(crate) fn forward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize, mode: Mode<'_>) {
     assert!(n <= ws.capacity, "micro-batch larger than its workspace");
-    let path = ws.path;
     let mut rng = match mode {
         Mode::Train { rng, .. } if plan.dropout_words > 0 => Some(rng.clone()),
         _ => None,
     };
-    for (l, step) in plan.steps.iter().enumerate() {
-        let (done, rest) = ws.outs.split_at_mut(l);
-        let input: &[f32] = if l == 0 { &ws.x } else { &done[l - 1] };
-        let out = &mut rest[0];
-        match step.op {
-            Op::Conv { geom, act } => conv::forward(
-                path,
-                &geom,
-                n,
-                input,
-                &params[step.weight..step.bias],
-                &params[step.bias..step.bias + geom.cout],
-                act,
-                out,
-                &mut ws.pre[l],
-                &mut ws.scratch,
-            ),
-            Op::Pool(geom) => pool::forward(path, &geom, n, input, out, &mut ws.args[l]),
-            Op::Dense { geom, act } => dense::forward(
-                path,
-                &geom,
-                n,
-                input,
-                &params[step.weight..step.bias],
-                &params[step.bias..step.bias + geom.nout],
-                act,
-                out,
-                &mut ws.pre[l],
-            ),
-            Op::Dropout(spec) => match (mode, rng.as_mut()) {
-                (Mode::Train { at, .. }, Some(rng)) => {
-                    dropout::forward_train(&spec, n, at, rng, input, out, &mut ws.masks[l]);
-                }
-                _ => out[..n * spec.len].copy_from_slice(&input[..n * spec.len]),
-            },
+    let spatial = plan.spatial_steps();
+    for (step, bufs) in plan.steps[..spatial].iter().zip(&mut ws.bufs) {
+        if let Op::Conv { geom, .. } = step.op {
+            bufs.set_forward_weight(&geom, &params[step.weight..step.bias]);
         }
+    }
+    for img in 0..n {
+        for l in 0..spatial {
+            forward_step(plan, l, params, ws, (img, 1), mode, &mut rng);
+        }
+    }
+    for l in spatial..plan.steps.len() {
+        forward_step(plan, l, params, ws, (0, n), mode, &mut rng);
+    }
+}
+
+/// Step `l` of the forward pass on examples `first..first + n`.
+fn forward_step(
+    plan: &Plan,
+    l: usize,
+    params: &[f32],
+    ws: &mut Workspace,
+    (first, n): (usize, usize),
+    mode: Mode<'_>,
+    rng: &mut Option<NasRng>,
+) {
+    let Workspace {
+        path,
+        x,
+        outs,
+        pre,
+        args,
+        masks,
+        bufs,
+        ..
+    } = ws;
+    let path = *path;
+    let step = &plan.steps[l];
+    let (done, rest) = outs.split_at_mut(l);
+    let input: &[f32] = if l == 0 { x } else { &done[l - 1] };
+    let input = &input[first * step.in_len..(first + n) * step.in_len];
+    let out = part(&mut rest[0], first, n, step.out_len);
+    let pre = part(&mut pre[l], first, n, step.out_len);
+    match step.op {
+        Op::Conv { geom, act } => conv::forward(
+            path,
+            &geom,
+            n,
+            input,
+            &params[step.weight..step.bias],
+            &params[step.bias..step.bias + geom.cout],
+            act,
+            out,
+            pre,
+            &mut bufs[l],
+        ),
+        Op::Pool(geom) => pool::forward(
+            path,
+            &geom,
+            n,
+            input,
+            out,
+            part(&mut args[l], first, n, step.out_len),
+        ),
+        Op::Dense { geom, act } => dense::forward(
+            path,
+            &geom,
+            n,
+            input,
+            &params[step.weight..step.bias],
+            &params[step.bias..step.bias + geom.nout],
+            act,
+            out,
+            pre,
+        ),
+        Op::Dropout(spec) => match (mode, rng.as_mut()) {
+            (Mode::Train { at, .. }, Some(rng)) => {
+                let at = MaskPosition {
+                    first_example: at.first_example + first,
+                    ..at
+                };
+                let mask = part(&mut masks[l], first, n, step.out_len);
+                dropout::forward_train(&spec, n, at, rng, input, out, mask);
+            }
+            _ => out.copy_from_slice(input),
+        },
     }
 }
 
@@ -458,8 +540,11 @@ pub(crate) fn loss(plan: &Plan, ws: &mut Workspace, n: usize, scale: Option<f32>
     }
 }
 
-/// Backward pass from the logit gradient [`loss`] left, writing `ws.grads`.
+/// Backward pass from the logit gradient [`loss`] left, writing `ws.grads`: the dense
+/// steps on the whole micro-batch, then the spatial steps image by image (the weight
+/// and bias gradients of a convolution continue their sums from image to image).
 pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize) {
+    assert!(n > 0, "a backward pass needs an example");
     let Workspace {
         path,
         x,
@@ -467,38 +552,27 @@ pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize
         pre,
         args,
         masks,
+        bufs,
         grad_a,
         grad_b,
-        scratch,
+        img_a,
+        img_b,
         grads,
         ..
     } = ws;
     let path = *path;
+    let spatial = plan.spatial_steps();
+    for (step, bufs) in plan.steps[..spatial].iter().zip(bufs.iter_mut()) {
+        if let Op::Conv { geom, .. } = step.op {
+            bufs.set_flipped_weight(&geom, &params[step.weight..step.bias]);
+        }
+    }
     let (mut cur, mut next) = (grad_a, grad_b);
-    for (l, step) in plan.steps.iter().enumerate().rev() {
+    for l in (spatial..plan.steps.len()).rev() {
+        let step = &plan.steps[l];
         let input: &[f32] = if l == 0 { x } else { &outs[l - 1] };
-        let out = &outs[l];
         let grad_in = step.input_grad.then_some(&mut next[..n * step.in_len]);
         match step.op {
-            Op::Conv { geom, act } => {
-                let (gw, gb) =
-                    grads[step.weight..step.bias + geom.cout].split_at_mut(step.weight_len());
-                conv::backward(
-                    path,
-                    &geom,
-                    n,
-                    input,
-                    &params[step.weight..step.bias],
-                    act,
-                    out,
-                    &pre[l],
-                    cur,
-                    gw,
-                    gb,
-                    grad_in,
-                    scratch,
-                );
-            }
             Op::Dense { geom, act } => {
                 let (gw, gb) =
                     grads[step.weight..step.bias + geom.nout].split_at_mut(step.weight_len());
@@ -509,7 +583,7 @@ pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize
                     input,
                     &params[step.weight..step.bias],
                     act,
-                    out,
+                    &outs[l],
                     &pre[l],
                     cur,
                     gw,
@@ -517,20 +591,93 @@ pub(crate) fn backward(plan: &Plan, params: &[f32], ws: &mut Workspace, n: usize
                     grad_in,
                 );
             }
-            Op::Pool(geom) => {
-                if let Some(gi) = grad_in {
-                    pool::backward(path, &geom, n, cur, &args[l], gi);
-                }
-            }
             Op::Dropout(spec) => {
                 if let Some(gi) = grad_in {
                     dropout::backward(n, spec.len, cur, &masks[l], gi);
                 }
             }
+            Op::Conv { .. } | Op::Pool(_) => unreachable!("a spatial step after a dense one"),
         }
         if !step.input_grad {
-            break;
+            return;
         }
         std::mem::swap(&mut cur, &mut next);
+    }
+    if spatial == 0 {
+        return;
+    }
+    let last = plan.steps[spatial - 1].out_len;
+    for img in 0..n {
+        let (mut g, mut gi) = (&mut img_a[..], &mut img_b[..]);
+        g[..last].copy_from_slice(&cur[img * last..(img + 1) * last]);
+        // Whether `g` is already the gradient of the pre-activation of the conv layer
+        // below (pooling after ReLU applied ReLU's derivative while routing).
+        let mut pre_activation = false;
+        for l in (0..spatial).rev() {
+            let step = &plan.steps[l];
+            let (in_len, out_len) = (step.in_len, step.out_len);
+            let input: &[f32] = if l == 0 { x } else { &outs[l - 1] };
+            let input = &input[img * in_len..(img + 1) * in_len];
+            let out = &outs[l][img * out_len..(img + 1) * out_len];
+            let grad_out = &mut g[..out_len];
+            let grad_in = step.input_grad.then_some(&mut gi[..in_len]);
+            let below_relu = l > 0
+                && matches!(
+                    plan.steps[l - 1].op,
+                    Op::Conv {
+                        act: Activation::Relu,
+                        ..
+                    }
+                );
+            match step.op {
+                Op::Conv { geom, act } => {
+                    let (gw, gb) =
+                        grads[step.weight..step.bias + geom.cout].split_at_mut(step.weight_len());
+                    let pre = if pre[l].is_empty() {
+                        &[][..]
+                    } else {
+                        &pre[l][img * out_len..(img + 1) * out_len]
+                    };
+                    conv::backward(
+                        path,
+                        &geom,
+                        1,
+                        input,
+                        (!pre_activation).then_some(act),
+                        out,
+                        pre,
+                        grad_out,
+                        gw,
+                        gb,
+                        grad_in,
+                        &mut bufs[l],
+                        img == 0,
+                    );
+                    pre_activation = false;
+                }
+                Op::Pool(geom) => {
+                    if let Some(gi) = grad_in {
+                        let arg = &args[l][img * out_len..(img + 1) * out_len];
+                        if below_relu {
+                            pool::backward_relu(path, &geom, 1, grad_out, arg, out, gi);
+                            pre_activation = true;
+                        } else {
+                            pool::backward(path, &geom, 1, grad_out, arg, gi);
+                        }
+                    }
+                }
+                Op::Dropout(spec) => {
+                    if let Some(gi) = grad_in {
+                        let mask = &masks[l][img * out_len..(img + 1) * out_len];
+                        dropout::backward(1, spec.len, grad_out, mask, gi);
+                    }
+                }
+                Op::Dense { .. } => unreachable!("a dense step among the spatial ones"),
+            }
+            if !step.input_grad {
+                break;
+            }
+            std::mem::swap(&mut g, &mut gi);
+        }
     }
 }

@@ -84,39 +84,67 @@ multiversion! {
     }
 }
 
-multiversion! {
-    /// Writes the input gradient of `n` images from the output gradient.
-    pub(crate) fn backward(g: &PoolGeom, n: usize, grad_out: &[f32], arg: &[u8], grad_in: &mut [f32]) {
-        let c = g.c;
-        let (hout, wout) = (g.hout(), g.wout());
-        let row_in = g.win * c;
-        let row_out = wout * c;
-        if g.hin % 2 == 1 || g.win % 2 == 1 {
-            grad_in[..n * g.in_len()].fill(0.0);
-        }
-        for img in 0..n {
-            for oy in 0..hout {
-                let o = (img * hout + oy) * row_out;
-                let go = &grad_out[o..o + row_out];
-                let arg = &arg[o..o + row_out];
-                for r in 0..2u8 {
-                    let start = (img * g.hin + 2 * oy + usize::from(r)) * row_in;
-                    let gi = &mut grad_in[start..start + 2 * row_out];
-                    let (left_id, right_id) = (2 * r, 2 * r + 1);
-                    for ((pair, go), a) in gi
-                        .chunks_exact_mut(2 * c)
-                        .zip(go.chunks_exact(c))
-                        .zip(arg.chunks_exact(c))
-                    {
-                        let (left, right) = pair.split_at_mut(c);
-                        for i in 0..c {
-                            left[i] = if a[i] == left_id { go[i] } else { 0.0 };
-                            right[i] = if a[i] == right_id { go[i] } else { 0.0 };
-                        }
+/// Routes each output gradient to its window's winner (zeros elsewhere); with `RELU`,
+/// only where the pooled value is positive: the gradient of `pool(relu(z))` with respect
+/// to `z`, the same bits as routing and then applying ReLU's derivative to the winner
+/// (whose value is the pooled one) without reading the feature map.
+#[inline(always)]
+fn route<const RELU: bool>(
+    g: &PoolGeom,
+    n: usize,
+    grad_out: &[f32],
+    arg: &[u8],
+    pooled: &[f32],
+    grad_in: &mut [f32],
+) {
+    let c = g.c;
+    let (hout, wout) = (g.hout(), g.wout());
+    let row_in = g.win * c;
+    let row_out = wout * c;
+    if g.hin % 2 == 1 || g.win % 2 == 1 {
+        grad_in[..n * g.in_len()].fill(0.0);
+    }
+    for img in 0..n {
+        for oy in 0..hout {
+            let o = (img * hout + oy) * row_out;
+            let go = &grad_out[o..o + row_out];
+            let arg = &arg[o..o + row_out];
+            let y = if RELU { &pooled[o..o + row_out] } else { go };
+            for r in 0..2u8 {
+                let start = (img * g.hin + 2 * oy + usize::from(r)) * row_in;
+                let gi = &mut grad_in[start..start + 2 * row_out];
+                let (left_id, right_id) = (2 * r, 2 * r + 1);
+                for (((pair, go), a), y) in gi
+                    .chunks_exact_mut(2 * c)
+                    .zip(go.chunks_exact(c))
+                    .zip(arg.chunks_exact(c))
+                    .zip(y.chunks_exact(c))
+                {
+                    let (left, right) = pair.split_at_mut(c);
+                    for i in 0..c {
+                        let v = if !RELU || y[i] > 0.0 { go[i] } else { 0.0 };
+                        left[i] = if a[i] == left_id { v } else { 0.0 };
+                        right[i] = if a[i] == right_id { v } else { 0.0 };
                     }
                 }
             }
         }
+    }
+}
+
+multiversion! {
+    /// Writes the input gradient of `n` images from the output gradient.
+    pub(crate) fn backward(g: &PoolGeom, n: usize, grad_out: &[f32], arg: &[u8], grad_in: &mut [f32]) {
+        route::<false>(g, n, grad_out, arg, &[], grad_in);
+    }
+}
+
+multiversion! {
+    /// The gradient of `pool(relu(z))` with respect to `z` from the output gradient and
+    /// the pooled values `pooled`: the fusion of [`backward`] and ReLU's backward, for a
+    /// ReLU layer followed by pooling.
+    pub(crate) fn backward_relu(g: &PoolGeom, n: usize, grad_out: &[f32], arg: &[u8], pooled: &[f32], grad_in: &mut [f32]) {
+        route::<true>(g, n, grad_out, arg, pooled, grad_in);
     }
 }
 
@@ -142,6 +170,49 @@ mod tests {
         let mut gi = [7.0f32; 9];
         backward(SimdPath::Scalar, &g, 1, &[2.0], &arg, &mut gi);
         assert_eq!(gi, [0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn fused_relu_backward_gives_the_bits_of_routing_then_relu() {
+        use crate::engine::activation::act_backward;
+        use nas_core::Activation;
+        // 3 channels, 5x7 (odd: a dropped row and column), values of both signs, zeros,
+        // ties and a NaN.
+        let g = PoolGeom {
+            c: 3,
+            hin: 5,
+            win: 7,
+        };
+        let x: Vec<f32> = (0..g.in_len())
+            .map(|i| match i % 17 {
+                0 => 0.0,
+                5 => f32::NAN,
+                9 => -0.0,
+                k => (k as f32 - 8.0) * 0.25,
+            })
+            .collect();
+        let outs = g.hout() * g.wout() * g.c;
+        let go: Vec<f32> = (0..outs).map(|i| i as f32 * 0.5 - 3.0).collect();
+        for path in SimdPath::supported() {
+            let (mut pooled, mut arg) = (vec![0.0; outs], vec![0u8; outs]);
+            forward(path, &g, 1, &x, &mut pooled, &mut arg);
+            let mut routed = vec![9.0; g.in_len()];
+            backward(path, &g, 1, &go, &arg, &mut routed);
+            let mut sums = vec![0.0; g.c];
+            act_backward(
+                path,
+                &mut routed,
+                &x,
+                &[],
+                Some(Activation::Relu),
+                &mut sums,
+                false,
+            );
+            let mut fused = vec![9.0; g.in_len()];
+            backward_relu(path, &g, 1, &go, &arg, &pooled, &mut fused);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&routed), bits(&fused), "{path}");
+        }
     }
 
     #[test]
