@@ -219,15 +219,18 @@ pub(crate) fn forward(
             g.padded_w(),
         );
         let o = &mut out[img * out_len..(img + 1) * out_len];
-        dispatch(
-            path,
-            Conv::new(
-                (xpad, g.cin, g.padded_w()),
-                (g.k, g.hout, g.wout),
-                (weight, ldw, g.cout),
-                (o, g.cout),
-            ),
+        let conv = Conv::new(
+            (xpad, g.cin, g.padded_w()),
+            (g.k, g.hout, g.wout),
+            (weight, ldw, g.cout),
+            (o, g.cout),
         );
+        if act == Activation::Relu {
+            // Bias and ReLU applied by the kernel before it stores its sums.
+            dispatch(path, conv.with_bias(bias, true));
+            continue;
+        }
+        dispatch(path, conv);
         let p = if gelu {
             &mut pre[img * out_len..(img + 1) * out_len]
         } else {

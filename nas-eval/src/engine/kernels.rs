@@ -112,15 +112,45 @@ fn lanes_of(width: usize, v: usize, lanes: usize) -> usize {
     width.saturating_sub(v * lanes).min(lanes)
 }
 
+/// What a tile does to its sums before storing them: nothing, or `z = sum + bias`
+/// (`bias` non-null, one value per column) then ReLU's `if z < 0 { 0 } else { z }`
+/// when `relu` (the bias and activation of a layer, fused into its product).
+#[derive(Clone, Copy)]
+struct Epilogue {
+    bias: *const f32,
+    relu: bool,
+}
+
+impl Epilogue {
+    const NONE: Epilogue = Epilogue {
+        bias: std::ptr::null(),
+        relu: false,
+    };
+
+    /// The epilogue of the columns from `col` on.
+    fn at(self, col: usize) -> Epilogue {
+        if self.bias.is_null() {
+            return self;
+        }
+        Epilogue {
+            bias: self.bias.wrapping_add(col),
+            ..self
+        }
+    }
+}
+
 /// One register tile: `MR` rows by `NV` vectors of columns, each output a chain over
 /// the terms of `segs` in order. The result goes to `c` (row stride `ldc`), only its
-/// first `width` columns; with `load_c` the chains start from what `c` holds.
+/// first `width` columns, through `epi`; with `load_c` the chains start from what `c`
+/// holds.
 ///
 /// # Safety
 /// For every segment, row `r < MR` and term `l < len`: `a + rows.off(r) + l * a_step`
 /// is readable, and `b + l * b_step .. + NV * LANES` is readable. `c + r * ldc ..
-/// + width` is readable (with `load_c`) and writable for `r < MR`.
+/// + width` is readable (with `load_c`) and writable for `r < MR`; `epi.bias ..
+/// + width` is readable when not null.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     rows: impl Rows,
@@ -129,6 +159,7 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     ldc: usize,
     width: usize,
     load_c: bool,
+    epi: Epilogue,
 ) {
     let l = S::LANES;
     let mut acc = [[s.zero(); NV]; MR];
@@ -166,6 +197,25 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
                 }
                 a = a.add(seg.a_step);
                 b = b.add(seg.b_step);
+            }
+        }
+    }
+    if !epi.bias.is_null() {
+        for v in 0..NV {
+            let n = lanes_of(width, v, l);
+            if n == 0 {
+                continue;
+            }
+            // SAFETY: lanes v * l .. v * l + n < width of the bias are readable.
+            let b = unsafe {
+                let p = epi.bias.add(v * l);
+                if n == l { s.load(p) } else { s.load_part(p, n) }
+            };
+            for acc in acc.iter_mut() {
+                acc[v] = s.add(acc[v], b);
+                if epi.relu {
+                    acc[v] = s.relu(acc[v]);
+                }
             }
         }
     }
@@ -411,9 +461,19 @@ impl Kernel for Gemm<'_> {
                     unsafe {
                         let seg = std::iter::once(seg);
                         if a_rs == 1 {
-                            with_tile!(s, mr, nv, (Unit, seg, cp, n, width, accumulate));
+                            with_tile!(
+                                s,
+                                mr,
+                                nv,
+                                (Unit, seg, cp, n, width, accumulate, Epilogue::NONE)
+                            );
                         } else {
-                            with_tile!(s, mr, nv, (Stride(a_rs), seg, cp, n, width, accumulate));
+                            with_tile!(
+                                s,
+                                mr,
+                                nv,
+                                (Stride(a_rs), seg, cp, n, width, accumulate, Epilogue::NONE)
+                            );
                         }
                     }
                 }
@@ -424,7 +484,8 @@ impl Kernel for Gemm<'_> {
 }
 
 /// A stride-1 correlation of one zero-padded image (see the module docs for its chains):
-/// `out[(y * wout + x) * ldo + co]` for `y < hout`, `x < wout`, `co < cout`.
+/// `out[(y * wout + x) * ldo + co]` for `y < hout`, `x < wout`, `co < cout`; optionally
+/// followed by `z = chain + bias[co]` and `relu(z) = if z < 0 { 0 } else { z }`.
 ///
 /// The image is channels-last: value `(row, col, ci)` at `x[(row * wp + col) * cin +
 /// ci]`, with `hout + k - 1` rows and `wp >= wout + k - 1` columns. The weight row
@@ -443,6 +504,8 @@ pub(crate) struct Conv<'a> {
     cout: usize,
     out: &'a mut [f32],
     ldo: usize,
+    bias: Option<&'a [f32]>,
+    relu: bool,
 }
 
 impl<'a> Conv<'a> {
@@ -481,7 +544,22 @@ impl<'a> Conv<'a> {
             cout,
             out,
             ldo,
+            bias: None,
+            relu: false,
         }
+    }
+
+    /// Adds `bias` (one value per output channel) to every output, then applies ReLU
+    /// when `relu`: the same operations as the separate pass of
+    /// [`bias_act_forward`](super::activation::bias_act_forward).
+    ///
+    /// # Panics
+    /// When `bias` has fewer than `cout` values.
+    pub(crate) fn with_bias(mut self, bias: &'a [f32], relu: bool) -> Self {
+        assert!(bias.len() >= self.cout, "conv: bias too short");
+        self.bias = Some(bias);
+        self.relu = relu;
+        self
     }
 }
 
@@ -501,6 +579,8 @@ impl Kernel for Conv<'_> {
             cout,
             out,
             ldo,
+            bias,
+            relu,
         } = self;
         for y in 0..hout {
             for xo in 0..wout {
@@ -515,6 +595,12 @@ impl Kernel for Conv<'_> {
                                 *acc = fma(v, wv, *acc);
                             }
                         }
+                    }
+                }
+                if let Some(bias) = bias {
+                    for (y, &b) in o.iter_mut().zip(bias) {
+                        let z = *y + b;
+                        *y = if relu && z < 0.0 { 0.0 } else { z };
                     }
                 }
             }
@@ -535,13 +621,32 @@ impl Kernel for Conv<'_> {
             cout,
             out,
             ldo,
+            bias,
+            relu,
         } = self;
         if cin == 0 {
-            for y in 0..hout * wout {
-                out[y * ldo..y * ldo + cout].fill(0.0);
+            // No terms: every chain is +0 (then the bias and activation).
+            return Conv {
+                x,
+                cin,
+                wp,
+                k,
+                hout,
+                wout,
+                w,
+                ldw,
+                cout,
+                out,
+                ldo,
+                bias,
+                relu,
             }
-            return;
+            .run_scalar();
         }
+        let epi = Epilogue {
+            bias: bias.map_or(std::ptr::null(), <[f32]>::as_ptr),
+            relu,
+        };
         let l = S::LANES;
         let (xp, wptr, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr());
         // For one `ky`, the taps (kx, ci) are k * cin consecutive floats of the image
@@ -567,13 +672,19 @@ impl Kernel for Conv<'_> {
                     // <= wp); weight rows ky * k * cin + j < k * k * cin, columns co0 ..
                     // co0 + nv * l <= ldw (ldw is a multiple of the lanes and co0 + width
                     // <= cout <= ldw); output positions y * wout + x0 + r < hout * wout,
-                    // columns co0 .. co0 + width <= cout <= ldo.
+                    // columns co0 .. co0 + width <= cout <= ldo; bias values co0 .. co0 +
+                    // width <= cout (checked by `with_bias`).
                     unsafe {
                         let cp = op.add((y * wout + x0) * ldo + co0);
                         if cin == 1 {
-                            with_tile!(s, mr, nv, (Unit, segs, cp, ldo, width, false));
+                            with_tile!(s, mr, nv, (Unit, segs, cp, ldo, width, false, epi.at(co0)));
                         } else {
-                            with_tile!(s, mr, nv, (Stride(cin), segs, cp, ldo, width, false));
+                            with_tile!(
+                                s,
+                                mr,
+                                nv,
+                                (Stride(cin), segs, cp, ldo, width, false, epi.at(co0))
+                            );
                         }
                     }
                 }
@@ -753,13 +864,26 @@ impl Kernel for WeightGrad<'_> {
                     unsafe {
                         let cp = dwp.add(t0 * cout + co0);
                         if contiguous {
-                            with_tile!(s, mr, nv, (Unit, segs, cp, cout, width, accumulate));
+                            with_tile!(
+                                s,
+                                mr,
+                                nv,
+                                (Unit, segs, cp, cout, width, accumulate, Epilogue::NONE)
+                            );
                         } else {
                             with_tile!(
                                 s,
                                 mr,
                                 nv,
-                                (Table(table), segs, cp, cout, width, accumulate)
+                                (
+                                    Table(table),
+                                    segs,
+                                    cp,
+                                    cout,
+                                    width,
+                                    accumulate,
+                                    Epilogue::NONE
+                                )
                             );
                         }
                     }
@@ -957,6 +1081,41 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn fused_bias_and_relu_give_the_bits_of_the_separate_pass() {
+        use crate::engine::activation::bias_act_forward;
+        use nas_core::Activation;
+        for (cin, cout, k, hout, wout, extra) in CONV_SHAPES {
+            let wp = wout + k - 1 + extra;
+            let x = values((hout + k - 1) * wp * cin, 11);
+            let ldw = pad_lanes(cout);
+            let w = values(k * k * cin * ldw, 12);
+            let bias = values(cout, 13);
+            let what = format!("conv+relu {cin}->{cout} k={k} {hout}x{wout}");
+            let start = vec![UNTOUCHED; hout * wout * cout];
+            let fused = same_on_every_path(&what, &start, |path, out| {
+                let conv = Conv::new((&x, cin, wp), (k, hout, wout), (&w, ldw, cout), (out, cout));
+                dispatch(path, conv.with_bias(&bias, true));
+            });
+            for path in SimdPath::supported() {
+                let mut separate = start.clone();
+                let conv = Conv::new(
+                    (&x, cin, wp),
+                    (k, hout, wout),
+                    (&w, ldw, cout),
+                    (&mut separate, cout),
+                );
+                dispatch(path, conv);
+                bias_act_forward(path, &mut separate, &mut [], &bias, Some(Activation::Relu));
+                assert!(bits(&separate) == bits(&fused), "{what}: {path}");
+            }
+            assert!(
+                fused.iter().all(|&v| v >= 0.0) && fused.contains(&0.0),
+                "{what}"
+            );
         }
     }
 

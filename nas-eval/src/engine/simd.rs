@@ -225,6 +225,10 @@ pub(crate) trait Simd: Copy {
     fn splat(self, x: f32) -> Self::V;
     /// `a * b + c` lane by lane, rounded once (IEEE fusedMultiplyAdd).
     fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b` lane by lane.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `if v < 0 { 0 } else { v }` lane by lane (NaN and -0 pass through).
+    fn relu(self, v: Self::V) -> Self::V;
     /// Loads `LANES` values.
     ///
     /// # Safety
@@ -358,6 +362,19 @@ mod x86 {
             unsafe { _mm256_fmadd_ps(a, b, c) }
         }
         #[inline(always)]
+        fn add(self, a: __m256, b: __m256) -> __m256 {
+            // SAFETY: the token proves the CPU has AVX.
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn relu(self, v: __m256) -> __m256 {
+            // SAFETY: as above.
+            unsafe {
+                let zero = _mm256_setzero_ps();
+                _mm256_blendv_ps(v, zero, _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero))
+            }
+        }
+        #[inline(always)]
         unsafe fn load(self, p: *const f32) -> __m256 {
             // SAFETY: the caller guarantees 8 readable values; unaligned load.
             unsafe { _mm256_loadu_ps(p) }
@@ -402,6 +419,19 @@ mod x86 {
         fn fma(self, a: __m512, b: __m512, c: __m512) -> __m512 {
             // SAFETY: as above.
             unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        fn add(self, a: __m512, b: __m512) -> __m512 {
+            // SAFETY: the token proves the CPU has AVX-512F.
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn relu(self, v: __m512) -> __m512 {
+            // SAFETY: as above.
+            unsafe {
+                let zero = _mm512_setzero_ps();
+                _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero), zero)
+            }
         }
         #[inline(always)]
         unsafe fn load(self, p: *const f32) -> __m512 {
