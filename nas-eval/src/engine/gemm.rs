@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use super::kernels::Gemm;
+use super::kernels::{Gemm, GemmScratch};
 use super::simd::{SimdPath, dispatch};
 
 /// A read-only strided view of an `rows x cols` matrix inside a slice:
@@ -60,8 +60,8 @@ pub(crate) fn matmul(
     accumulate: bool,
 ) {
     thread_local! {
-        /// Room for packed columns of B, reused by every product on the thread.
-        static PANEL: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+        /// Room for packed blocks, reused by every product on the thread.
+        static PANEL: RefCell<GemmScratch> = RefCell::new(GemmScratch::default());
     }
     assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
     let mut panel = PANEL.take();
