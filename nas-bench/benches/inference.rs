@@ -1,5 +1,6 @@
 //! Forward-only throughput (no dropout, no gradients): scoring 1,024 images, the work of
-//! validating a trial.
+//! validating a trial. The kernel family (`NAS_SIMD`, or the best the CPU has) is the
+//! last part of each benchmark id.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nas_bench::REFERENCE_MODELS;
 use nas_core::Architecture;
 use nas_eval::data::mini_mnist;
-use nas_eval::{Network, Normalizer, TrainParams};
+use nas_eval::{Network, Normalizer, TrainParams, simd_path};
 
 /// Images scored per iteration.
 const IMAGES: usize = 1024;
@@ -17,6 +18,7 @@ fn forward(c: &mut Criterion) {
     let all: Vec<u32> = (0..data.train.len() as u32).collect();
     let norm = Normalizer::fit(&data.train, data.shape, &all);
     let images: Vec<u32> = (0..IMAGES as u32).collect();
+    let kernels = simd_path().expect("a valid NAS_SIMD");
     let mut group = c.benchmark_group("inference");
     group
         .sample_size(20)
@@ -34,7 +36,7 @@ fn forward(c: &mut Criterion) {
             .expect("valid parameters");
             let mut net = Network::new(&arch, data.shape, data.classes, &params, 1)
                 .expect("the reference models build on MNIST");
-            let id = BenchmarkId::new(name, format!("images{IMAGES}/threads{threads}"));
+            let id = BenchmarkId::new(name, format!("images{IMAGES}/threads{threads}/{kernels}"));
             group.bench_function(id, |b| {
                 b.iter(|| net.evaluate(&data.test, &norm, &images).expect("scoring"))
             });

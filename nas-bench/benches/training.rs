@@ -1,7 +1,8 @@
 //! Training-step throughput of the reference models: one optimisation step (gather and
 //! standardise the batch, forward, backward, AdamW) per iteration, on the embedded mini
 //! MNIST, for batch sizes 64 and 128 and 1 or 2 threads; the candle reference backend
-//! once, for scale.
+//! once, for scale. The native engine's kernel family (`NAS_SIMD`, or the best the CPU
+//! has) is the last part of each benchmark id.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nas_bench::{REFERENCE_CNN, REFERENCE_MODELS};
 use nas_core::Architecture;
 use nas_eval::data::mini_mnist;
-use nas_eval::{Backend, Network, Normalizer, TrainParams};
+use nas_eval::{Backend, Network, Normalizer, TrainParams, simd_path};
 
 /// The trial seed of every benchmarked network.
 const SEED: u64 = 1;
@@ -18,6 +19,7 @@ fn train_step(c: &mut Criterion) {
     let data = mini_mnist().expect("the embedded mini MNIST");
     let all: Vec<u32> = (0..data.train.len() as u32).collect();
     let norm = Normalizer::fit(&data.train, data.shape, &all);
+    let kernels = simd_path().expect("a valid NAS_SIMD");
     let mut group = c.benchmark_group("train_step");
     group
         .sample_size(20)
@@ -47,7 +49,10 @@ fn train_step(c: &mut Criterion) {
         let batches: Vec<&[u32]> = all.chunks_exact(batch as usize).collect();
         let id = BenchmarkId::new(
             name,
-            format!("batch{batch}/threads{threads}/{}", backend.name()),
+            match backend {
+                Backend::Native => format!("batch{batch}/threads{threads}/native/{kernels}"),
+                _ => format!("batch{batch}/threads{threads}/{}", backend.name()),
+            },
         );
         if backend == Backend::Candle {
             group

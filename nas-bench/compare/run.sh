@@ -5,8 +5,11 @@
 # accuracy and the nas/PyTorch throughput ratio.
 #
 # Usage: nas-bench/compare/run.sh [--data-dir DIR] [--threads "1 2"] [--batch-size 128]
-#                                 [--models "cnn mlp"] [--repeats 1]
+#                                 [--models "cnn mlp"] [--repeats 1] [--simd "avx2 avx512"]
 #
+# --simd runs the nas side once per kernel family (NAS_SIMD; default: the best the CPU
+# has) against the same PyTorch run; the results of every family are bit-identical, so
+# the rows differ in speed only.
 # DIR defaults to $NAS_MNIST_DIR, then ../shared/data/mnist next to the repository, then
 # the repository's data/mnist-mini (the embedded 10k/2k subset). PyTorch is optional:
 # install it with `pip install torch numpy` (the CPU build is enough); without it only the
@@ -20,6 +23,7 @@ threads_list="1 2"
 batch=128
 models="cnn mlp"
 repeats=1
+simd_list="auto"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --data-dir) data_dir="$2"; shift 2 ;;
@@ -27,7 +31,8 @@ while [[ $# -gt 0 ]]; do
         --batch-size) batch="$2"; shift 2 ;;
         --models) models="$2"; shift 2 ;;
         --repeats) repeats="$2"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --simd) simd_list="$2"; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -50,8 +55,13 @@ if ! "$python" -c "import torch, numpy" >/dev/null 2>&1; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/nas-target}"
-(cd "$repo" && cargo build --quiet --release -p nas-eval --example eval)
+(cd "$repo" && cargo build --quiet --release -p nas-eval --example eval \
+    && cargo build --quiet --release -p nas-bench --example kernels)
 nas_eval="$CARGO_TARGET_DIR/release/examples/eval"
+"$CARGO_TARGET_DIR/release/examples/kernels"
+if [[ $have_torch == 1 ]]; then
+    "$python" -c "import torch; print('pytorch', torch.__version__, 'cpu capability', torch.backends.cpu.get_cpu_capability())"
+fi
 
 arch_of() {
     case "$1" in
@@ -62,26 +72,31 @@ arch_of() {
 field() { "$python" -c "import json,sys; d=json.load(sys.stdin); v=d.get('$1'); print('' if v is None else v)"; }
 
 echo "data: $data_dir (validation $val_size), batch $batch, 1 epoch, AdamW lr 1e-3 wd 0.01"
-printf "%-5s %-7s %-8s %14s %9s %14s %9s %7s\n" model threads repeat "nas img/s" "nas acc" "torch img/s" "torch acc" ratio
+printf "%-5s %-7s %-6s %-7s %14s %9s %14s %9s %7s\n" model threads repeat kernels "nas img/s" "nas acc" "torch img/s" "torch acc" ratio
 for model in $models; do
     for threads in $threads_list; do
         for r in $(seq 1 "$repeats"); do
-            nas_json="$("$nas_eval" --arch "$(arch_of "$model")" --dataset mnist --data-dir "$data_dir" \
-                --epochs 1 --threads "$threads" --batch-size "$batch" --val-size "$val_size" --seed 1)"
-            nas_ips="$(echo "$nas_json" | field train_img_per_s)"
-            nas_acc="$(echo "$nas_json" | field test_acc)"
-            torch_ips=""; torch_acc=""; ratio="-"
+            torch_ips=""; torch_acc=""
             if [[ $have_torch == 1 ]]; then
                 torch_json="$("$python" "$here/pytorch.py" --data-dir "$data_dir" --model "$model" \
                     --threads "$threads" --batch-size "$batch" --val-size "$val_size" --seed 1)"
                 torch_ips="$(echo "$torch_json" | field train_img_per_s)"
                 torch_acc="$(echo "$torch_json" | field test_acc)"
+            fi
+            for simd in $simd_list; do
+                nas_json="$(NAS_SIMD="$simd" "$nas_eval" --arch "$(arch_of "$model")" --dataset mnist \
+                    --data-dir "$data_dir" --epochs 1 --threads "$threads" --batch-size "$batch" \
+                    --val-size "$val_size" --seed 1)"
+                nas_ips="$(echo "$nas_json" | field train_img_per_s)"
+                nas_acc="$(echo "$nas_json" | field test_acc)"
+                ratio="-"
                 if [[ -n "$torch_ips" ]]; then
                     ratio="$("$python" -c "print(f'{$nas_ips / $torch_ips:.2f}x')")"
                 fi
-            fi
-            printf "%-5s %-7s %-8s %14.0f %9s %14s %9s %7s\n" "$model" "$threads" "$r" "$nas_ips" "$nas_acc" \
-                "$([[ -n "$torch_ips" ]] && printf '%.0f' "$torch_ips" || echo -)" "${torch_acc:--}" "$ratio"
+                printf "%-5s %-7s %-6s %-7s %14.0f %9s %14s %9s %7s\n" "$model" "$threads" "$r" "$simd" \
+                    "$nas_ips" "$nas_acc" \
+                    "$([[ -n "$torch_ips" ]] && printf '%.0f' "$torch_ips" || echo -)" "${torch_acc:--}" "$ratio"
+            done
         done
     done
 done
