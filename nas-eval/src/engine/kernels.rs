@@ -106,6 +106,9 @@ impl Rows for Table {
 /// The most rows of any tile.
 const MAX_MR: usize = 14;
 
+/// A block of B up to this many floats (256 KiB) is kept whole in cache (see [`Gemm`]).
+const SMALL_B_FLOATS: usize = 1 << 16;
+
 /// Rows of A this many floats apart (4 KiB) share their cache sets (see [`Gemm`]).
 const ALIASING_FLOATS: usize = 1024;
 
@@ -464,70 +467,159 @@ impl Kernel for Gemm<'_> {
                     }
                 }
             }
-            let mut j0 = 0;
-            while j0 < n {
-                let nv = vectors::<S>(n - j0);
-                let width = (n - j0).min(nv * l);
-                // B's rows k0 .. k0 + kc, columns j0 .. j0 + nv * l, in place when they
-                // are contiguous and inside B, else packed (zero-padded) into `panel`.
-                let (bp, b_step): (*const f32, usize) = if b_cs == 1 && j0 + nv * l <= n {
-                    (b[k0 * b_rs + j0..].as_ptr(), b_rs)
-                } else {
-                    let w = nv * l;
-                    panel.clear();
-                    panel.resize(kc * w, 0.0);
-                    for (ll, dst) in panel.chunks_exact_mut(w).enumerate() {
-                        let row = (k0 + ll) * b_rs;
-                        for (jj, d) in dst[..width].iter_mut().enumerate() {
-                            *d = b[row + (j0 + jj) * b_cs];
-                        }
+            let in_place = |j0: usize, nv: usize| b_cs == 1 && j0 + nv * l <= n;
+            // Appends B's rows k0 .. k0 + kc, columns j0 .. j0 + width, zero-padded to
+            // nv vectors, to `panel`.
+            let pack = |panel: &mut Vec<f32>, j0: usize, nv: usize, width: usize| {
+                let start = panel.len();
+                panel.resize(start + kc * nv * l, 0.0);
+                for (ll, dst) in panel[start..].chunks_exact_mut(nv * l).enumerate() {
+                    let row = (k0 + ll) * b_rs;
+                    for (jj, d) in dst[..width].iter_mut().enumerate() {
+                        *d = b[row + (j0 + jj) * b_cs];
                     }
-                    (panel.as_ptr(), w)
-                };
-                // Packed A is cut into tiles for two vectors; narrower panels use the
-                // same tiles.
-                for (i0, mr) in even_parts(m, max_rows::<S>(if pack_a { 2 } else { nv })) {
-                    let (ap, a_step) = if pack_a {
-                        (apack[i0 * kc..].as_ptr(), mr)
-                    } else {
-                        (a[i0 * a_rs + k0 * a_cs..].as_ptr(), a_cs)
-                    };
-                    let seg = Seg {
-                        a: ap,
-                        a_step,
-                        b: bp,
-                        b_step,
-                        len: kc,
-                    };
-                    let cp = c[i0 * n + j0..].as_mut_ptr();
-                    // SAFETY: A: in place, row i0 + r < m, term k0 + kk < k at (i0 + r) *
-                    // a_rs + (k0 + kk) * a_cs, inside `a` (checked by `Gemm::new`);
-                    // packed, at i0 * kc + kk * mr + r < (i0 + mr) * kc <= m * kc. B's
-                    // vectors lie inside `b` (in place: j0 + nv * l <= n, rows below k
-                    // checked by `new`) or inside `panel` (kc rows of nv * l); C's rows
-                    // i0 .. i0 + mr, columns j0 .. j0 + width <= n lie inside `c` (m * n
-                    // <= c.len()).
-                    unsafe {
-                        let seg = std::iter::once(seg);
-                        if pack_a || a_rs == 1 {
-                            with_tile!(
-                                s,
-                                mr,
-                                nv,
-                                (Unit, seg, cp, n, width, continued, Epilogue::NONE)
-                            );
+                }
+            };
+            let a_at = |i0: usize, mr: usize| -> (*const f32, usize) {
+                if pack_a {
+                    (apack[i0 * kc..].as_ptr(), mr)
+                } else {
+                    (a[i0 * a_rs + k0 * a_cs..].as_ptr(), a_cs)
+                }
+            };
+            let a_rows = if pack_a { 1 } else { a_rs };
+            if kc * (n + 2 * l) <= SMALL_B_FLOATS {
+                // The whole block of B fits in cache: row tiles outside, so that each
+                // tile of A is read once.
+                panel.clear();
+                for (j0, nv, width) in panels::<S>(n) {
+                    if !in_place(j0, nv) {
+                        pack(panel, j0, nv, width);
+                    }
+                }
+                for (i0, mr) in even_parts(m, max_rows::<S>(2)) {
+                    let mut at = 0;
+                    for (j0, nv, width) in panels::<S>(n) {
+                        let (bp, b_step) = if in_place(j0, nv) {
+                            (b[k0 * b_rs + j0..].as_ptr(), b_rs)
                         } else {
-                            with_tile!(
+                            at += kc * nv * l;
+                            (panel[at - kc * nv * l..].as_ptr(), nv * l)
+                        };
+                        let cp = c[i0 * n + j0..].as_mut_ptr();
+                        // SAFETY: see `product_tile`: A's rows i0 .. i0 + mr <= m, terms
+                        // k0 .. k0 + kc <= k in `a` (checked by `Gemm::new`) or packed in
+                        // `apack` (m * kc floats); B's kc rows of nv vectors in `b`
+                        // (in place: j0 + nv * l <= n) or in `panel` (at most its length,
+                        // as packed above in the same order); C's rows i0 .. i0 + mr,
+                        // columns j0 .. j0 + width <= n inside `c`.
+                        unsafe {
+                            product_tile(
                                 s,
-                                mr,
-                                nv,
-                                (Stride(a_rs), seg, cp, n, width, continued, Epilogue::NONE)
+                                (a_at(i0, mr), a_rows),
+                                (bp, b_step, kc),
+                                (cp, n, width),
+                                (mr, nv),
+                                continued,
                             );
                         }
                     }
                 }
-                j0 += width;
+            } else {
+                // Column panels outside: each panel of B is read (or packed) once.
+                for (j0, nv, width) in panels::<S>(n) {
+                    let (bp, b_step) = if in_place(j0, nv) {
+                        (b[k0 * b_rs + j0..].as_ptr(), b_rs)
+                    } else {
+                        panel.clear();
+                        pack(panel, j0, nv, width);
+                        (panel.as_ptr(), nv * l)
+                    };
+                    // Packed A is cut into tiles for two vectors; narrower panels use
+                    // the same tiles.
+                    for (i0, mr) in even_parts(m, max_rows::<S>(if pack_a { 2 } else { nv })) {
+                        let cp = c[i0 * n + j0..].as_mut_ptr();
+                        // SAFETY: as above, with `panel` holding this panel only.
+                        unsafe {
+                            product_tile(
+                                s,
+                                (a_at(i0, mr), a_rows),
+                                (bp, b_step, kc),
+                                (cp, n, width),
+                                (mr, nv),
+                                continued,
+                            );
+                        }
+                    }
+                }
             }
+        }
+    }
+}
+
+/// The column panels of a product with `n` columns: `(first column, vectors, columns)`,
+/// two vectors wide while more than one vector of columns is left.
+#[inline(always)]
+fn panels<S: Simd>(n: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let mut j0 = 0;
+    std::iter::from_fn(move || {
+        (j0 < n).then(|| {
+            let nv = vectors::<S>(n - j0);
+            let width = (n - j0).min(nv * S::LANES);
+            j0 += width;
+            (j0 - width, nv, width)
+        })
+    })
+}
+
+/// One tile of a matrix product over one block of terms: `mr` rows of A from `ap`
+/// (row `r` at `r * a_rows`, term `t` at `t * a_step`), `kc` rows of B's panel from
+/// `bp` (`b_step` apart), into `width` columns of C at `cp` (`ldc` a row).
+///
+/// # Safety
+/// Every element named above lies inside its buffer, `bp`'s rows have `nv` whole
+/// vectors, and `mr <= MAX_MR`, `nv <= 2`.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+unsafe fn product_tile<S: Simd>(
+    s: S,
+    ((ap, a_step), a_rows): ((*const f32, usize), usize),
+    (bp, b_step, kc): (*const f32, usize, usize),
+    (cp, ldc, width): (*mut f32, usize, usize),
+    (mr, nv): (usize, usize),
+    continued: bool,
+) {
+    let seg = std::iter::once(Seg {
+        a: ap,
+        a_step,
+        b: bp,
+        b_step,
+        len: kc,
+    });
+    // SAFETY: the caller's contract is `tile`'s.
+    unsafe {
+        if a_rows == 1 {
+            with_tile!(
+                s,
+                mr,
+                nv,
+                (Unit, seg, cp, ldc, width, continued, Epilogue::NONE)
+            );
+        } else {
+            with_tile!(
+                s,
+                mr,
+                nv,
+                (
+                    Stride(a_rows),
+                    seg,
+                    cp,
+                    ldc,
+                    width,
+                    continued,
+                    Epilogue::NONE
+                )
+            );
         }
     }
 }
@@ -1002,6 +1094,8 @@ mod tests {
             (7, 300, 40),
             (33, 517, 10),
             (3, 257, 129),
+            // A block of B too large to keep whole: column panels outside.
+            (5, 300, 260),
         ];
         // Rows a multiple of 4 KiB apart, packed: A is 19 x 1024 with 300 terms used.
         let (m, k, n) = (19, 300, 70);
