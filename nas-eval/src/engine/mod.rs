@@ -4,12 +4,21 @@
 //! CNN at ~550 img/s against ~7,500 for PyTorch, its `max_pool2d` backward is wrong, and
 //! its CPU RNG cannot be seeded. The engine is small and specialised instead:
 //!
-//! - **layout**: channels-last (NHWC) activations; convolution as im2col + `gemm` in
-//!   cache-sized tiles ([`conv`]), dense layers as one product ([`dense`]), bias and
-//!   activation fused into one pass ([`activation`]), exact 2x2 max pooling
-//!   ([`pool`]), fused softmax cross-entropy ([`loss`]), inverted dropout ([`dropout`]);
-//! - **memory**: every buffer is allocated when a model is built and reused by every
-//!   step ([`network::Workspace`]);
+//! - **layout**: channels-last (NHWC) activations; direct convolution from a
+//!   zero-padded copy of each image ([`conv`]), dense layers as one product
+//!   ([`dense`], [`gemm`]), bias and activation fused into one pass ([`activation`]) or
+//!   into the convolution's kernel (ReLU), exact 2x2 max pooling ([`pool`]), fused
+//!   softmax cross-entropy ([`loss`]), inverted dropout ([`dropout`]); the layers before
+//!   the first dense one run image by image, so that an image's feature maps stay in
+//!   cache ([`network`]);
+//! - **numerics**: every sum of products is one chain of fused multiply-adds in an
+//!   order fixed by the program ([`kernels`]), and every other operation is the same
+//!   sequence of IEEE operations on every kernel family ([`simd`]: scalar, AVX2,
+//!   AVX-512, chosen at run time or by `NAS_SIMD`): the same bits on every x86-64 CPU
+//!   ([`NUMERIC_CONTRACT`]);
+//! - **memory**: every buffer is allocated when a model is built (or, for the packed
+//!   blocks of a matrix product, at the first step) and reused by every step
+//!   ([`network::Workspace`]);
 //! - **threads**: a batch is cut into micro-batches of a fixed size (a training
 //!   parameter, independent of the thread count); each micro-batch runs forward and
 //!   backward on one thread with its own partial gradient; the partial gradients are
