@@ -236,8 +236,23 @@ multiversion! {
 }
 
 multiversion! {
-    fn identity_backward(grad: &mut [f32], out: &[f32], sums: &mut [f32]) {
-        backward_rows(grad, out, sums, |g, _| g);
+    /// The column sums of `grad`, in [`backward_rows`]' order, without writing `grad`.
+    fn identity_backward(grad: &[f32], sums: &mut [f32]) {
+        let n = sums.len();
+        let mut blocks = grad.chunks_exact(4 * n);
+        for g4 in &mut blocks {
+            let (g01, g23) = g4.split_at(2 * n);
+            let (g0, g1) = g01.split_at(n);
+            let (g2, g3) = g23.split_at(n);
+            for j in 0..n {
+                sums[j] += (g0[j] + g1[j]) + (g2[j] + g3[j]);
+            }
+        }
+        for g in blocks.remainder().chunks_exact(n) {
+            for j in 0..n {
+                sums[j] += g[j];
+            }
+        }
     }
 }
 
@@ -259,7 +274,7 @@ pub(crate) fn act_backward(
         bias_grad.fill(0.0);
     }
     match act {
-        None => identity_backward(path, grad, out, bias_grad),
+        None => identity_backward(path, grad, bias_grad),
         Some(Activation::Relu) => relu_backward(path, grad, out, bias_grad),
         Some(Activation::Tanh) => tanh_backward(path, grad, out, bias_grad),
         Some(Activation::Sigmoid) => sigmoid_backward(path, grad, out, bias_grad),
