@@ -56,8 +56,8 @@ use simd::SimdPath as Path;
 pub use simd::{SimdPath, simd_path};
 
 /// Version of the engine's numeric contract: which sequence of roundings produces every
-/// number a trained network yields (see [`kernels`] for the sums of products, and
-/// nas-eval's README). Results of the same architecture, seed, parameters and data are
+/// number a trained network yields (see "Numerics" in nas-eval's README, and the
+/// engine's `kernels` module for the sums of products). Results of the same architecture, seed, parameters and data are
 /// bit-identical across machines, kernel families and thread counts when this number
 /// is the same; it changes whenever a change to the engine changes any trained bit.
 ///
