@@ -57,9 +57,10 @@ pub use simd::{SimdPath, simd_path};
 
 /// Version of the engine's numeric contract: which sequence of roundings produces every
 /// number a trained network yields (see "Numerics" in nas-eval's README, and the
-/// engine's `kernels` module for the sums of products). Results of the same architecture, seed, parameters and data are
-/// bit-identical across machines, kernel families and thread counts when this number
-/// is the same; it changes whenever a change to the engine changes any trained bit.
+/// engine's `kernels` module for the sums of products). Results of the same
+/// architecture, seed, parameters and data are bit-identical across machines, kernel
+/// families and thread counts when this number is the same; it changes whenever a
+/// change to the engine changes any trained bit.
 ///
 /// 1: the engine up to nas 0.1.0 (`gemm` crate, separate multiply and add elsewhere,
 /// platform `exp`/`ln` in the loss: machine-dependent in the last bits).
