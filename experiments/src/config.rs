@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::BadInput;
-use crate::registry::StrategyKind;
+use crate::registry::{StrategyKind, StrategySpec, kind_names};
 
 fn default_name() -> String {
     "experiment".into()
@@ -231,9 +231,13 @@ pub struct StrategySection {
     /// Unique name in tables (default: the kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The algorithm's params; absent ones take the documented defaults.
+    /// The algorithm's params as written; once the config is checked, with every default
+    /// written out (the spec's params).
     #[serde(default)]
     pub params: toml::Table,
+    /// The params parsed and checked once, when the config is loaded.
+    #[serde(skip)]
+    pub spec: Option<StrategySpec>,
 }
 
 impl StrategySection {
@@ -243,6 +247,16 @@ impl StrategySection {
             .clone()
             .unwrap_or_else(|| self.kind.name().to_string())
     }
+
+    /// The checked params (present in every config that [`load`] or [`parse`] returned).
+    pub fn spec(&self) -> Result<&StrategySpec, BadInput> {
+        self.spec.as_ref().ok_or_else(|| {
+            BadInput::new(format!(
+                "strategy `{}` was not checked (load the config with config::load)",
+                self.name()
+            ))
+        })
+    }
 }
 
 impl Config {
@@ -251,7 +265,10 @@ impl Config {
         if self.strategies.is_empty() {
             return Err((
                 "strategy".into(),
-                "no strategies: add at least one [[strategy]] with kind = \"random\", \"genetic\", \"evolution\", \"reinforce\" or \"qlearning\"".into(),
+                format!(
+                    "no strategies: add at least one [[strategy]] with a kind (one of {})",
+                    kind_names()
+                ),
             ));
         }
         Ok(())
@@ -554,16 +571,14 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             ));
         }
     }
-    let evaluations = config.experiment.evaluations as usize;
     for (i, s) in config.strategies.iter_mut().enumerate() {
         let prefix = format!("strategy[{i}].params");
-        s.params = s
-            .kind
-            .resolve_params(&s.params, evaluations)
-            .map_err(|err| match err {
-                crate::registry::ParamsError::Core(e) => core_error(&prefix, e),
-                crate::registry::ParamsError::Parse(msg) => (prefix.clone(), msg),
-            })?;
+        let spec = s.kind.parse_params(&s.params).map_err(|err| match err {
+            crate::registry::ParamsError::Core(e) => core_error(&prefix, e),
+            crate::registry::ParamsError::Parse(msg) => (prefix.clone(), msg),
+        })?;
+        s.params = spec.params().clone();
+        s.spec = Some(spec);
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use nas_core::{Architecture, Metrics, Status, Trial};
+use nas_core::{Architecture, Metrics, Status, StopReason, Trial};
 use serde::{Deserialize, Serialize};
 
 use crate::error::BadInput;
@@ -97,6 +97,9 @@ pub struct RunEnd {
     pub repetition: u32,
     /// Number of trials the run made.
     pub trials: u32,
+    /// Why the run stopped (absent in journals written before nas recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<StopReason>,
 }
 
 /// A journal read back.

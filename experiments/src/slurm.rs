@@ -12,28 +12,37 @@ use crate::config;
 use crate::error::BadInput;
 use crate::outputs::write_atomic;
 
-/// Options of `nas slurm`.
-#[derive(Debug, Clone)]
+/// Options of `nas slurm` (its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct SlurmOptions {
-    /// The experiment config.
+    /// The experiment config (TOML).
     pub config: PathBuf,
-    /// The output directory shared by every task.
+    /// Output directory shared by every task (on a shared file system).
+    #[arg(long)]
     pub out: PathBuf,
     /// Number of shards (array tasks).
+    #[arg(long)]
     pub shards: u32,
-    /// `--partition`.
+    /// Slurm partition.
+    #[arg(long)]
     pub partition: Option<String>,
-    /// `--time` (e.g. `02:00:00`).
+    /// Time limit per task, e.g. 02:00:00.
+    #[arg(long)]
     pub time: Option<String>,
-    /// CPUs per task: the task runs that many runs in parallel, one thread each.
+    /// CPUs per task: each task runs that many runs in parallel, one thread each.
+    #[arg(long, default_value_t = 2)]
     pub cpus_per_task: u32,
-    /// `--mem` (e.g. `4G`).
+    /// Memory per task, e.g. 4G.
+    #[arg(long)]
     pub mem: Option<String>,
-    /// `--account`.
+    /// Slurm account.
+    #[arg(long)]
     pub account: Option<String>,
-    /// Overrides `data.dir` in every task.
+    /// Folder of the data set's files on the cluster (overrides `data.dir`).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Call `sbatch` and print the job ids.
+    /// Submit with sbatch and print the job ids.
+    #[arg(long)]
     pub submit: bool,
 }
 

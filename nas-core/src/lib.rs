@@ -4,7 +4,8 @@
 //! params, the [`architecture`] genome with its canonical text, stable id,
 //! [fixed-length encoding](encoding) and [mutations](mutation), the ask-tell
 //! [`Strategy`] and [`Evaluator`] traits, [trial records](trial) and the run
-//! [`History`], and the [seed derivation](seed) that makes every result reproducible.
+//! [`History`], the one ask-evaluate-tell [loop](run), and the [seed derivation](seed)
+//! that makes every result reproducible.
 //!
 //! nas-core knows nothing of candle: strategies built on it are tested without training
 //! anything, against the toy space and synthetic evaluator of the `test-utils` feature.
@@ -28,6 +29,8 @@ pub mod evaluator;
 pub mod history;
 pub mod layer;
 pub mod mutation;
+pub mod pending;
+pub mod run;
 pub mod seed;
 pub mod shape;
 pub mod space;
@@ -44,8 +47,13 @@ pub use evaluator::{Budget, EvalError, EvalRequest, Evaluation, Evaluator};
 pub use history::History;
 pub use layer::{Activation, DropoutRate, Layer, LayerKind, Padding};
 pub use mutation::mutate;
+pub use pending::Pending;
+pub use run::{
+    Limits, Observer, ObserverError, ObserverMode, RunState, Spent, Step, StepError, StopReason,
+    TrialEvent, TrialHost,
+};
 pub use seed::{NasRng, RunSeeds, derive_seed, rng_from_seed};
 pub use shape::{Geometry, InputShape};
 pub use space::{SearchSpace, SearchSpaceParams};
-pub use strategy::Strategy;
+pub use strategy::{Params, Strategy};
 pub use trial::{Metrics, Status, Trial};

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use nas_core::{
-    Architecture, Budget, Cost, EvalError, EvalRequest, Evaluation, Evaluator, Metrics, NasRng,
-    Status, rng_from_seed,
+    Architecture, Budget, Cost, EvalError, EvalRequest, Evaluation, Evaluator, Metrics, Status,
+    rng_from_seed,
 };
 use rand::seq::SliceRandom;
 
@@ -13,24 +13,8 @@ use crate::error::{Error, Result};
 use crate::input::Normalizer;
 use crate::model::Network;
 use crate::params::TrainValidParams;
+use crate::seeds::{streams, trial_stream};
 use crate::trainer::{self, RunData, Score};
-
-/// Streams of the trial RNG (`rng_from_seed(trial seed)` with `set_stream`).
-pub mod streams {
-    /// Weight initialisation.
-    pub const INIT: u64 = 1;
-    /// Batch order (one shuffle per epoch).
-    pub const SHUFFLE: u64 = 2;
-    /// Dropout masks.
-    pub const DROPOUT: u64 = 3;
-}
-
-/// The trial RNG on one of its [`streams`].
-pub fn trial_stream(seed: u64, stream: u64) -> NasRng {
-    let mut rng = rng_from_seed(seed);
-    rng.set_stream(stream);
-    rng
-}
 
 /// Everything one training run measured (the evaluator's [`Metrics`] plus throughput).
 #[derive(Debug, Clone, PartialEq)]

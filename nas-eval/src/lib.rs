@@ -13,6 +13,7 @@
 //!   layers, bit-identical for any thread count; the candle backend builds the same
 //!   network from stock candle ops as a reference.
 
+mod backend;
 pub mod data;
 mod engine;
 pub mod error;
@@ -22,11 +23,12 @@ pub mod model;
 pub mod params;
 mod reference;
 pub mod report;
+pub mod seeds;
 mod trainer;
 
 pub use error::{Error, Result};
 pub use evaluator::{TrainReport, TrainingEvaluator};
 pub use input::Normalizer;
 pub use model::Network;
-pub use params::{Backend, OptimizerKind, TrainParams, TrainValidParams};
+pub use params::{BackendKind, OptimizerKind, TrainParams, TrainValidParams};
 pub use report::{EvalReport, eval_one};

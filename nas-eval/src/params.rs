@@ -27,7 +27,7 @@ impl OptimizerKind {
 /// Which implementation trains the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Backend {
+pub enum BackendKind {
     /// nas-eval's own CPU engine (im2col + `gemm`, exact pooling backward, fixed-order
     /// multi-threading): fast, and bit-identical for any thread count.
     #[default]
@@ -37,12 +37,12 @@ pub enum Backend {
     Candle,
 }
 
-impl Backend {
+impl BackendKind {
     /// The name used in configs.
     pub fn name(self) -> &'static str {
         match self {
-            Backend::Native => "native",
-            Backend::Candle => "candle",
+            BackendKind::Native => "native",
+            BackendKind::Candle => "candle",
         }
     }
 }
@@ -79,7 +79,7 @@ pub struct TrainParams {
     /// mathematics, and keeps results independent of `threads`.
     pub micro_batch: u32,
     /// `native` or `candle`.
-    pub backend: Backend,
+    pub backend: BackendKind,
     /// Seed of the fixed permutation of the training split whose first
     /// `budget.train_subset` images a reduced-fidelity trial trains on. It must be the
     /// same for every trial of an experiment so that trials train on the same images
@@ -97,7 +97,7 @@ impl Default for TrainParams {
             momentum: None,
             threads: 1,
             micro_batch: 32,
-            backend: Backend::Native,
+            backend: BackendKind::Native,
             subset_seed: 0,
         }
     }
@@ -121,7 +121,7 @@ pub struct TrainValidParams {
     /// Examples per micro-batch.
     pub micro_batch: u32,
     /// The backend.
-    pub backend: Backend,
+    pub backend: BackendKind,
     /// Seed of the training-subset permutation.
     pub subset_seed: u64,
 }
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(v.learning_rate, 1e-3);
         assert_eq!(v.weight_decay, 0.01);
         assert_eq!(v.threads, 1);
-        assert_eq!(v.backend, Backend::Native);
+        assert_eq!(v.backend, BackendKind::Native);
         let sgd = TrainParams {
             optimizer: OptimizerKind::Sgd,
             ..TrainParams::default()

@@ -5,10 +5,11 @@ use std::collections::VecDeque;
 use rand::seq::index;
 use serde::{Deserialize, Serialize};
 
-use nas_core::{Architecture, History, NasRng, Result, SearchSpace, Strategy, Trial, mutate};
+use nas_core::{
+    Architecture, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial, mutate,
+};
 
 use crate::params::EvolutionValidParams;
-use crate::pending::Pending;
 
 /// A member of the population: an evaluated architecture and its fitness (None: the trial
 /// does not rank, and loses every tournament against a ranked member).

@@ -6,11 +6,12 @@ use rand::Rng;
 use rand::seq::index;
 use serde::{Deserialize, Serialize};
 
-use nas_core::{ArchId, Architecture, History, NasRng, Result, SearchSpace, Strategy, Trial};
+use nas_core::{
+    ArchId, Architecture, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial,
+};
 
 use crate::genome::{Genetics, Genome};
 use crate::params::{Crossover, GaValidParams, Selection};
-use crate::pending::Pending;
 
 /// Children bred in a row inside one ask whose architecture was already evaluated
 /// before the GA proposes a random immigrant instead.

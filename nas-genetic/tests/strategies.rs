@@ -99,7 +99,7 @@ fn the_ga_never_proposes_an_evaluated_architecture() {
         let mut run = Run::toy(seeds);
         let mut s = ga(p)(seeds);
         run.steps(&mut s, 300);
-        assert_eq!(run.history.distinct(), 300);
+        assert_eq!(run.history().distinct(), 300);
         assert!(s.generations() > 5, "{} generations", s.generations());
     }
 }
@@ -118,5 +118,5 @@ fn the_ga_goes_on_in_a_space_it_has_exhausted() {
     let mut s = GeneticAlgorithm::new(space.clone(), params, seeds.strategy_rng());
     let mut run = Run::new(space, seeds, SyntheticEvaluator::default());
     run.steps(&mut s, 20);
-    assert_eq!(run.history.distinct(), 6);
+    assert_eq!(run.history().distinct(), 6);
 }

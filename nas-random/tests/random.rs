@@ -64,7 +64,7 @@ fn no_repeat_covers_the_space_before_repeating() {
     );
     // The space is exhausted: proposals go on, with repeats.
     run.steps(&mut s, 4);
-    assert_eq!(run.history.len(), n + 4);
+    assert_eq!(run.history().len(), n + 4);
 
     // Without no_repeat, the same number of draws repeats some architecture.
     let mut run = Run::new(space.clone(), seeds, evaluator);

@@ -68,7 +68,6 @@
 
 mod moves;
 mod params;
-mod pending;
 mod policy;
 mod qlearning;
 mod reinforce;

@@ -6,12 +6,11 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use nas_core::{
-    ArchId, Architecture, Error, History, NasRng, Result, SearchSpace, Strategy, Trial,
+    ArchId, Architecture, Error, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial,
 };
 
 use crate::moves::{self, Moves};
 use crate::params::{Exploration, QLearningValidParams, RandomAction};
-use crate::pending::Pending;
 use crate::policy;
 use crate::reinforce::UNRANKED_REWARD;
 

@@ -3,11 +3,10 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use nas_core::{Architecture, History, NasRng, Result, SearchSpace, Strategy, Trial};
+use nas_core::{Architecture, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial};
 
 use crate::moves::Moves;
 use crate::params::ReinforceValidParams;
-use crate::pending::Pending;
 use crate::policy::{self, Genes, Policy};
 
 /// Reward of a trial that does not rank (diverged, failed): the lowest accuracy there is.

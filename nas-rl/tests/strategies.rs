@@ -115,7 +115,7 @@ fn q_learning_does_not_spend_trials_on_evaluated_architectures() {
         let mut run = Run::toy(seeds);
         let mut q = q_learning(p)(seeds);
         run.steps(&mut q, 120);
-        assert_eq!(run.history.distinct(), 120);
+        assert_eq!(run.history().distinct(), 120);
     }
 }
 

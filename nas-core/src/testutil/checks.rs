@@ -42,7 +42,7 @@ pub fn assert_restore_continues<S: Strategy + Serialize + DeserializeOwned>(
     let mut run = Run::toy(seeds);
     let mut original = build(seeds);
     run.steps(&mut original, 37);
-    let in_flight = original.ask(&run.history).expect("ask");
+    let in_flight = original.ask(run.history()).expect("ask");
     let json = serde_json::to_string(&original).expect("the strategy serializes");
     let mut restored: S = serde_json::from_str(&json).expect("the checkpoint deserializes");
     assert_eq!(
@@ -50,11 +50,10 @@ pub fn assert_restore_continues<S: Strategy + Serialize + DeserializeOwned>(
         json,
         "the restored strategy serializes differently"
     );
-    let mut run2 = Run::toy(seeds);
-    run2.history = run.history.clone();
+    let mut run2 = run.clone();
     let trial = run.evaluate(in_flight);
-    run.history.push(trial.clone());
-    run2.history.push(trial.clone());
+    run.record(trial.clone());
+    run2.record(trial.clone());
     original.tell(&trial).expect("tell");
     restored.tell(&trial).expect("tell after restore");
     assert_eq!(
@@ -70,13 +69,15 @@ pub fn assert_accepts_asks_in_flight<S: Strategy>(build: impl Fn(RunSeeds) -> S)
     let seeds = RunSeeds::new(12, "s", 0);
     let mut run = Run::toy(seeds);
     let mut s = build(seeds);
-    let asked: Vec<Architecture> = (0..25).map(|_| s.ask(&run.history).expect("ask")).collect();
+    let asked: Vec<Architecture> = (0..25)
+        .map(|_| s.ask(run.history()).expect("ask"))
+        .collect();
     let trials: Vec<Trial> = asked
         .into_iter()
         .map(|a| {
             assert!(run.space.is_valid(&a), "proposal outside the space: {a}");
             let t = run.evaluate(a);
-            run.history.push(t.clone());
+            run.record(t.clone());
             t
         })
         .collect();
@@ -97,22 +98,22 @@ pub fn assert_survives_diverged_and_failed<S: Strategy>(build: impl Fn(RunSeeds)
     let mut run = Run::new(toy_space(), seeds, evaluator);
     let mut s = build(seeds);
     for i in 0..100 {
-        let arch = s.ask(&run.history).expect("ask");
+        let arch = s.ask(run.history()).expect("ask");
         let mut trial = run.evaluate(arch);
         if i % 7 == 0 && !trial.cached {
             trial.status = Status::Failed;
             trial.metrics = None;
             trial.reason = Some("synthetic failure".into());
         }
-        run.history.push(trial.clone());
+        run.record(trial.clone());
         s.tell(&trial).expect("tell");
     }
-    let statuses: Vec<Status> = run.history.trials().iter().map(|t| t.status).collect();
+    let statuses: Vec<Status> = run.history().trials().iter().map(|t| t.status).collect();
     assert!(
         statuses.contains(&Status::Diverged) && statuses.contains(&Status::Failed),
         "the run had no diverged or no failed trial: {statuses:?}"
     );
-    assert!(run.history.best_fitness().is_some(), "no trial ranked");
+    assert!(run.history().best_fitness().is_some(), "no trial ranked");
 }
 
 /// After 3 steps, telling the first trial again is an error that names its architecture.
@@ -121,7 +122,7 @@ pub fn assert_rejects_tell_without_ask<S: Strategy>(build: impl Fn(RunSeeds) -> 
     let mut run = Run::toy(seeds);
     let mut s = build(seeds);
     run.steps(&mut s, 3);
-    let trial = run.history.trials()[0].clone();
+    let trial = run.history().trials()[0].clone();
     let err = s
         .tell(&trial)
         .expect_err("a second tell of the same trial was accepted")

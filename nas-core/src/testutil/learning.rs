@@ -10,7 +10,6 @@ use crate::strategy::Strategy;
 use crate::trial::Trial;
 
 use super::harness::run;
-use super::stats::{mean, one_sided_mann_whitney};
 use super::toy::toy_space;
 
 /// The random-search baseline: independent uniform draws from the space, exactly what
@@ -64,8 +63,9 @@ pub fn final_bests(
 }
 
 /// Runs `name` and the [`UniformBaseline`] over 30 seeds x 150 evaluations, prints both
-/// means and the one-sided Mann-Whitney p-value of "`name` ends higher" (see it with
-/// `cargo test -- --nocapture`), and returns that p-value.
+/// means and the one-sided Mann-Whitney p-value of "`name` ends higher"
+/// ([`nas_stats::mann_whitney_u`]'s `p_greater`; see it with `cargo test -- --nocapture`),
+/// and returns that p-value.
 pub fn compare_with_random(name: &str, make: impl FnMut(RunSeeds) -> Box<dyn Strategy>) -> f64 {
     const REPS: u32 = 30;
     const EVALS: usize = 150;
@@ -73,13 +73,20 @@ pub fn compare_with_random(name: &str, make: impl FnMut(RunSeeds) -> Box<dyn Str
         Box::new(UniformBaseline::new(toy_space(), seeds))
     });
     let strategy = final_bests(name, REPS, EVALS, make);
-    let (u, p) = one_sided_mann_whitney(&strategy, &random);
+    let test = nas_stats::mann_whitney_u(&strategy, &random)
+        .expect("the final bests are finite and non-empty");
+    let (u, p) = (test.u1, test.p_greater);
     println!(
         "{name}: mean best after {EVALS} = {:.4} vs random {:.4} ({REPS} seeds; U = {u}, one-sided Mann-Whitney p = {p:.2e})",
         mean(&strategy),
         mean(&random),
     );
     p
+}
+
+/// Mean of a sample (NaN for an empty one).
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len() as f64
 }
 
 #[cfg(test)]

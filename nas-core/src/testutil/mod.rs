@@ -10,8 +10,6 @@
 //!   identically; asks in flight; failed trials; a tell without its ask).
 //! - [`learning`]: "does this strategy beat random search" over 30 seeds x 150
 //!   evaluations ([`compare_with_random`]).
-//! - [`stats`]: the one-sided Mann-Whitney U test that comparison uses, with its own
-//!   normal tail, so that nas-core needs no statistics crate.
 //!
 //! ```
 //! use nas_core::RunSeeds;
@@ -21,14 +19,13 @@
 //! let mut strategy = UniformBaseline::new(toy_space(), seeds);
 //! let mut run = Run::toy(seeds);
 //! let proposals = run.steps(&mut strategy, 10);
-//! assert_eq!(proposals.len(), run.history.len());
+//! assert_eq!(proposals.len(), run.history().len());
 //! assert!(run.best() > 0.0);
 //! ```
 
 pub mod checks;
 pub mod harness;
 pub mod learning;
-pub mod stats;
 pub mod toy;
 
 pub use checks::{
@@ -37,7 +34,6 @@ pub use checks::{
 };
 pub use harness::{Run, run};
 pub use learning::{UniformBaseline, compare_with_random, final_bests};
-pub use stats::{erfc, mean, normal_sf, one_sided_mann_whitney};
 pub use toy::{
     SyntheticEvaluator, TOY_CLASSES, TOY_INPUT, synthetic_fitness, tiny_space, toy_optimum,
     toy_params, toy_space,

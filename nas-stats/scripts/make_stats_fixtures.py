@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Generate the scipy reference fixture for `experiments::stats`.
+"""Generate the scipy reference fixture for the `nas-stats` crate.
 
 Usage (from the repository root):
 
     pip install scipy numpy
-    python3 experiments/scripts/make_stats_fixtures.py
+    python3 nas-stats/scripts/make_stats_fixtures.py
 
-writes `experiments/tests/fixtures/stats/scipy.json`. The output is deterministic:
+writes `nas-stats/tests/fixtures/scipy.json`. The output is deterministic:
 every sample comes from one seeded numpy Generator, the fixture embeds its inputs,
 and it records the Python, numpy and scipy versions that produced it. The Rust tests
-(`experiments/tests/stats_scipy.rs`) read it and compare.
+(`nas-stats/tests/stats_scipy.rs`) read it and compare.
 
 Every test is called with scipy's defaults (`method="auto"`, `use_continuity=True`,
 `zero_method="wilcox"`, `correction=False`), because those are the rules the Rust
@@ -32,7 +32,7 @@ from scipy import stats
 
 SEED = 20240606
 OUT = (pathlib.Path(__file__).resolve().parent.parent
-       / "tests" / "fixtures" / "stats" / "scipy.json")
+       / "tests" / "fixtures" / "scipy.json")
 
 rng = np.random.default_rng(SEED)
 ALTERNATIVES = ["two-sided", "less", "greater"]
@@ -361,7 +361,7 @@ pairwise_cases = [
 ]
 
 fixture = {
-    "generator": "experiments/scripts/make_stats_fixtures.py",
+    "generator": "nas-stats/scripts/make_stats_fixtures.py",
     "seed": SEED,
     "versions": {"python": platform.python_version(), "numpy": np.__version__,
                  "scipy": scipy.__version__},

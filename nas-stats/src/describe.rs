@@ -1,6 +1,7 @@
 //! Descriptive statistics and confidence intervals of the mean.
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::dist::t_quantile;
@@ -96,7 +97,7 @@ pub fn t_ci(xs: &[f64], level: f64) -> Result<ConfidenceInterval> {
 /// Percentile bootstrap confidence interval of the mean.
 ///
 /// Draws `resamples` samples of size n with replacement from
-/// `nas_core::rng_from_seed(seed)`, and returns the `(1-level)/2` and `(1+level)/2`
+/// `ChaCha8Rng::seed_from_u64(seed)` (the stream `nas_core::rng_from_seed` gives), and returns the `(1-level)/2` and `(1+level)/2`
 /// quantiles (linear rule, as [`quantile`]) of their means. The same inputs and seed
 /// always give the same interval; 10 000 resamples is a good default. Needs at least two
 /// values, `0 < level < 1` and `resamples ≥ 1`.
@@ -111,7 +112,7 @@ pub fn bootstrap_ci(
     if resamples == 0 {
         return Err(StatsError::InvalidResamples { resamples });
     }
-    let mut rng = nas_core::rng_from_seed(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = xs.len();
     let mut means: Vec<f64> = (0..resamples)
         .map(|_| (0..n).map(|_| xs[rng.random_range(0..n)]).sum::<f64>() / n as f64)

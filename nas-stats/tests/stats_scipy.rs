@@ -1,4 +1,4 @@
-//! `experiments::stats` against scipy: `tests/fixtures/stats/scipy.json`, made by
+//! `nas-stats` against scipy: `tests/fixtures/scipy.json`, made by
 //! `scripts/make_stats_fixtures.py` (inputs, scipy's outputs and the versions used).
 //!
 //! Tolerance: 1e-9 relative everywhere (plus 1e-12 absolute for statistics that
@@ -10,7 +10,7 @@
 //! Where scipy returns NaN (stored as `null`) the documented defined value is checked
 //! instead.
 
-use experiments::stats::{
+use nas_stats::{
     PValueMethod, RankOrder, friedman, holm_bonferroni, mann_whitney_u, pairwise_tests, quantile,
     summarize, t_ci, welch_t_test, wilcoxon_signed_rank,
 };
@@ -19,7 +19,7 @@ use serde_json::Value;
 const REL: f64 = 1e-9;
 
 fn fixture() -> Value {
-    serde_json::from_str(include_str!("fixtures/stats/scipy.json")).expect("fixture parses")
+    serde_json::from_str(include_str!("fixtures/scipy.json")).expect("fixture parses")
 }
 
 fn cases<'a>(f: &'a Value, section: &str) -> &'a [Value] {
@@ -77,7 +77,7 @@ fn p(got: f64, want: &Value, what: &str) {
 #[test]
 fn fixture_records_its_provenance() {
     let f = fixture();
-    assert_eq!(f["generator"], "experiments/scripts/make_stats_fixtures.py");
+    assert_eq!(f["generator"], "nas-stats/scripts/make_stats_fixtures.py");
     for tool in ["python", "numpy", "scipy"] {
         assert!(f["versions"][tool].is_string(), "version of {tool}");
     }
@@ -167,7 +167,7 @@ fn mann_whitney_matches_scipy() {
             &format!("{what} p greater"),
         );
         stat(
-            experiments::stats::a12(&x, &y).unwrap(),
+            nas_stats::a12(&x, &y).unwrap(),
             &case["a12"],
             &format!("{what} A12"),
         );

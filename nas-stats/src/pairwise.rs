@@ -124,7 +124,7 @@ pub fn pairwise_tests(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::StatsError;
+    use crate::StatsError;
 
     fn groups() -> Vec<(String, Vec<f64>)> {
         vec![

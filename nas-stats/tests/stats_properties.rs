@@ -1,14 +1,14 @@
-//! Properties of `experiments::stats` that have no scipy counterpart: the seeded
+//! Properties of `nas-stats` that have no scipy counterpart: the seeded
 //! bootstrap, and symmetries the tests must respect.
 
-use experiments::stats::{
+use nas_stats::{
     bootstrap_ci, holm_bonferroni, mann_whitney_u, summarize, t_ci, wilcoxon_signed_rank,
 };
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 /// A deterministic sample of `n` values uniform on [0.8, 1.0), like accuracies.
 fn sample(n: usize, seed: u64) -> Vec<f64> {
-    let mut rng = nas_core::rng_from_seed(seed);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n).map(|_| 0.8 + 0.2 * rng.random::<f64>()).collect()
 }
 

@@ -57,7 +57,7 @@ pub fn welch_t_test(x: &[f64], y: &[f64]) -> Result<Welch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::StatsError;
+    use crate::StatsError;
 
     #[test]
     fn textbook_example() {

@@ -26,7 +26,7 @@ pub struct Sample {
     pub values: Vec<f64>,
 }
 
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
 
@@ -228,4 +228,57 @@ pub fn boxplot(dir: &Path, stem: &str, title: &str, samples: &[Sample]) -> Resul
         samples,
     )
     .with_context(|| format!("cannot draw {}", png.display()))
+}
+
+/// The anytime plots (against evaluations; for a tabular run also against simulated
+/// training time) and the box plot of final test accuracies, as SVG and PNG.
+pub(crate) struct Plots;
+
+impl super::Output for Plots {
+    fn write(&self, out: &Path, r: &super::Report<'_>) -> Result<()> {
+        use super::analysis::{anytime_curves, present, time_curves};
+        let name = &r.config.experiment.name;
+        let curves = anytime_curves(r.analysis, r.config.experiment.evaluations);
+        let samples: Vec<Sample> = r
+            .analysis
+            .groups
+            .iter()
+            .map(|g| Sample {
+                name: g.name.clone(),
+                values: present(&g.test),
+            })
+            .collect();
+        crate::outputs::replace_files(
+            out,
+            &["anytime.svg", "anytime.png", "test_box.svg", "test_box.png"],
+            |dir| {
+                anytime(
+                    dir,
+                    "anytime",
+                    &format!("{name}: anytime performance"),
+                    "evaluations",
+                    &curves,
+                )?;
+                boxplot(
+                    dir,
+                    "test_box",
+                    &format!("{name}: test accuracy of the selected architectures"),
+                    &samples,
+                )
+            },
+        )?;
+        if r.manifest.table.is_some() {
+            let curves = time_curves(r.analysis);
+            crate::outputs::replace_files(out, &["anytime_time.svg", "anytime_time.png"], |dir| {
+                anytime(
+                    dir,
+                    "anytime_time",
+                    &format!("{name}: anytime performance (simulated time)"),
+                    "recorded training seconds",
+                    &curves,
+                )
+            })?;
+        }
+        Ok(())
+    }
 }

@@ -17,7 +17,7 @@ pub fn a12(x: &[f64], y: &[f64]) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::StatsError;
+    use crate::StatsError;
 
     #[test]
     fn by_hand() {

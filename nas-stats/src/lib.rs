@@ -1,7 +1,11 @@
-//! Statistics for comparing search strategies over repeated runs.
+//! # nas-stats
+//!
+//! Statistics for comparing search strategies over repeated runs: what `nas report`
+//! writes into `summary.csv` and `tests.csv`, and what the strategy crates' learning
+//! tests use to show that a strategy beats random search.
 //!
 //! Pure, deterministic functions on `&[f64]`, checked against scipy (the fixture
-//! `tests/fixtures/stats/scipy.json`, made by `scripts/make_stats_fixtures.py`):
+//! `tests/fixtures/scipy.json`, made by `scripts/make_stats_fixtures.py`):
 //!
 //! - [`describe`] — [`Summary`] (mean, sample std, median, numpy-style quartiles), the
 //!   t-based [`t_ci`] and the seeded percentile [`bootstrap_ci`] of the mean;
@@ -18,7 +22,7 @@
 //!   [`PairwiseTest`] row, Holm-adjusted across the pairs.
 //!
 //! ```
-//! use experiments::stats::{bootstrap_ci, pairwise_tests, summarize};
+//! use nas_stats::{bootstrap_ci, pairwise_tests, summarize};
 //!
 //! let groups = vec![
 //!     ("random".to_string(), vec![0.91, 0.90, 0.92, 0.89, 0.91]),
@@ -31,7 +35,7 @@
 //! let rows = pairwise_tests("best_accuracy", &groups, true)?;
 //! assert_eq!((rows[0].a.as_str(), rows[0].b.as_str()), ("random", "evolution"));
 //! assert!(rows[0].a12 < 0.5); // random's runs are mostly below evolution's
-//! # Ok::<(), experiments::stats::StatsError>(())
+//! # Ok::<(), nas_stats::StatsError>(())
 //! ```
 //!
 //! # Conventions

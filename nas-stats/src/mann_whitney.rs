@@ -163,7 +163,7 @@ impl ExactU {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::StatsError;
+    use crate::StatsError;
 
     #[test]
     fn exact_distribution_by_enumeration() {

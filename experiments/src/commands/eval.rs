@@ -1,15 +1,14 @@
-//! The small commands: `nas eval` (one architecture) and `nas space` (describe a space).
+//! `nas eval`: train and score one architecture, printed as JSON or a table.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use nas_core::{Architecture, Budget, Encoding, derive_seed, rng_from_seed};
+use nas_core::{Architecture, Budget};
 use nas_eval::data::{self, DatasetKind};
-use nas_eval::{Backend, OptimizerKind, TrainParams, eval_one};
+use nas_eval::{BackendKind, OptimizerKind, TrainParams, eval_one};
 
-use crate::config;
 use crate::error::BadInput;
 
 /// Output format of `nas eval`.
@@ -75,7 +74,7 @@ fn parse_value<T: serde::de::DeserializeOwned>(
 }
 
 /// `nas eval`.
-pub fn eval(args: &EvalArgs) -> Result<()> {
+pub fn exec(args: &EvalArgs) -> Result<()> {
     let arch: Architecture = args
         .arch
         .parse()
@@ -85,7 +84,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         .parse()
         .map_err(|e| BadInput::new(format!("--dataset: {e}")))?;
     let optimizer: OptimizerKind = parse_value("--optimizer", &args.optimizer, "adamw, sgd")?;
-    let backend: Backend = parse_value("--backend", &args.backend, "native, candle")?;
+    let backend: BackendKind = parse_value("--backend", &args.backend, "native, candle")?;
     let params = TrainParams {
         batch_size: args.batch_size,
         optimizer,
@@ -127,49 +126,6 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&report)?),
         Format::Table => print!("{}", report.to_table()),
-    }
-    Ok(())
-}
-
-/// `nas space`.
-pub fn space(config_path: &Path, samples: usize) -> Result<()> {
-    let loaded = config::load(config_path)?;
-    let c = &loaded.config;
-    let shape = c.data.dataset.shape();
-    let classes = c.data.dataset.classes();
-    let space = c
-        .space
-        .check(shape)
-        .map_err(|e| loaded.error("space", e.to_string()))?;
-    let encoding = Encoding::new(&space);
-    println!(
-        "search space of {} for {} input ({} classes)",
-        config_path.display(),
-        shape,
-        classes
-    );
-    println!("  architectures:  {}", space.count_architectures());
-    for depth in space.min_layers()..=space.max_layers() {
-        println!(
-            "    with {depth} layer(s): {}",
-            space.count_with_depth(depth)
-        );
-    }
-    println!("  layer choices:  {}", space.variants().len());
-    println!(
-        "  encoding:       {} genes ({} slots x {} genes)",
-        encoding.len(),
-        encoding.slots(),
-        encoding.genes_per_slot()
-    );
-    let mut rng = rng_from_seed(derive_seed(c.experiment.seed, "space-samples", 0));
-    if samples > 0 {
-        println!("  uniform samples:");
-    }
-    for _ in 0..samples {
-        let arch = space.sample(&mut rng);
-        let cost = arch.cost(shape, classes).map_err(anyhow::Error::msg)?;
-        println!("    {arch}  ({} params, {} MACs)", cost.params, cost.macs);
     }
     Ok(())
 }
