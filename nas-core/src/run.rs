@@ -439,7 +439,7 @@ mod tests {
                 status: Status::Ok,
                 reason: None,
                 metrics: M {
-                    val_acc: Some(pending.arch.depth() as f64 / 10.0),
+                    val_acc: Some(pending.arch.as_chain().unwrap().depth() as f64 / 10.0),
                     epochs: 1.0,
                     train_seconds: 2.0,
                     ..M::default()
@@ -469,8 +469,8 @@ mod tests {
     fn space() -> SearchSpace {
         use crate::layer::Activation;
         use crate::shape::InputShape;
-        use crate::space::{DenseChoices, SearchSpaceParams};
-        SearchSpaceParams {
+        use crate::space::{ChainParams, DenseChoices, SearchSpaceParams};
+        SearchSpaceParams::from(ChainParams {
             min_layers: 1,
             max_layers: 2,
             conv2d: None,
@@ -480,7 +480,7 @@ mod tests {
                 activations: vec![Activation::Relu],
             }),
             dropout: None,
-        }
+        })
         .check(InputShape::new(1, 4, 4))
         .unwrap()
     }

@@ -122,7 +122,9 @@ impl TrainingEvaluator {
 
     /// Parameters and forward MACs of `arch` on this data set (nas-core's analytic count).
     pub fn cost(&self, arch: &Architecture) -> Result<Cost> {
-        arch.cost(self.dataset.shape, self.dataset.classes)
+        arch.as_chain()
+            .ok_or_else(|| crate::engine::network::untrainable(arch))
+            .and_then(|chain| chain.cost(self.dataset.shape, self.dataset.classes))
             .map_err(|reason| self.build_error(arch, reason))
     }
 

@@ -66,7 +66,6 @@
 //! # Ok::<(), nas_core::Error>(())
 //! ```
 
-mod moves;
 mod params;
 mod policy;
 mod qlearning;

@@ -2,8 +2,9 @@
 //! synthetic evaluator, so that strategies can be tested, compared and benchmarked without
 //! training anything, and the tests every strategy crate runs against them.
 //!
-//! - [`toy`]: the toy space and the [`SyntheticEvaluator`], whose fitness has a known
-//!   optimum and a learnable structure; a [`tiny_space`] of 6 architectures.
+//! - [`toy`]: a toy space of each kind (chain, NAS-Bench-201 cell, NAS-Bench-Macro) and
+//!   the [`SyntheticEvaluator`], whose fitness has a known optimum and a learnable
+//!   structure in each; a [`tiny_space`] of 6 architectures.
 //! - [`harness`]: the runner's ask-evaluate-tell loop, in small ([`Run`], [`run`]).
 //! - [`checks`]: the runner's contract as generic assertions over a closure that builds a
 //!   strategy from its seeds (same seed, same proposals; a restored checkpoint continues
@@ -35,6 +36,7 @@ pub use checks::{
 pub use harness::{Run, run};
 pub use learning::{UniformBaseline, compare_with_random, final_bests};
 pub use toy::{
-    SyntheticEvaluator, TOY_CLASSES, TOY_INPUT, synthetic_fitness, tiny_space, toy_optimum,
-    toy_params, toy_space,
+    SyntheticEvaluator, TOY_CLASSES, TOY_INPUT, synthetic_fitness, tiny_space, toy_cell_optimum,
+    toy_cell_space, toy_macro_optimum, toy_macro_space, toy_optimum, toy_params, toy_space,
+    toy_spaces,
 };

@@ -1,5 +1,7 @@
-//! The search space: which layers and options a network may use, declared in TOML and
-//! checked once; exact counting, uniform sampling and enumeration of its architectures.
+//! Chain spaces (`kind = "chain"`, the default): a sequence of hidden layers from a list
+//! of conv, pooling, dense and dropout choices, checked once against the input shape;
+//! exact counting, uniform sampling and enumeration of its architectures by dynamic
+//! programming over the feature-map geometry.
 //!
 //! ```toml
 //! [space]
@@ -23,7 +25,7 @@ use std::collections::HashMap;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::architecture::Architecture;
+use crate::architecture::Chain;
 use crate::error::{Error, Result};
 use crate::layer::{Activation, DropoutRate, Layer, LayerKind, Padding};
 use crate::shape::{Geometry, InputShape};
@@ -46,7 +48,7 @@ fn default_min_layers() -> u32 {
 /// A search space as written in a config: unchecked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SearchSpaceParams {
+pub struct ChainParams {
     /// Fewest hidden layers (at least 1).
     #[serde(default = "default_min_layers")]
     pub min_layers: u32,
@@ -99,11 +101,11 @@ pub struct DropoutChoices {
     pub rates: Vec<DropoutRate>,
 }
 
-impl Default for SearchSpaceParams {
+impl Default for ChainParams {
     /// A small conv/pool/dense space in the spirit of the classic MNIST NAS examples:
     /// up to 4 layers, 3x3/5x5 convs with 16-64 filters, pooling, dense 64-256.
     fn default() -> Self {
-        SearchSpaceParams {
+        ChainParams {
             min_layers: 1,
             max_layers: 4,
             conv2d: Some(Conv2dChoices {
@@ -159,7 +161,7 @@ fn check_range(name: &str, list: &[u32], max: u32) -> Result<()> {
     Ok(())
 }
 
-impl SearchSpaceParams {
+impl ChainParams {
     /// Checks every field that does not depend on the input shape.
     pub fn validate(&self) -> Result<()> {
         if self.min_layers == 0 || self.min_layers > MAX_LAYERS {
@@ -264,22 +266,19 @@ impl SearchSpaceParams {
     }
 
     /// Checks the params and binds them to an input shape.
-    pub fn check(&self, input: InputShape) -> Result<SearchSpace> {
+    pub fn check(&self, input: InputShape) -> Result<ChainSpace> {
         self.validate()?;
         if input.is_empty() {
             return Err(Error::invalid("input shape", input, "three positive sides"));
         }
-        SearchSpace::build(self.clone(), input)
+        ChainSpace::build(self.clone(), input)
     }
 }
 
-/// A checked search space bound to an input shape. Every architecture it yields is valid.
-///
-/// It serializes as its params and input shape; the tables are rebuilt when read back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "SpaceRepr", into = "SpaceRepr")]
-pub struct SearchSpace {
-    params: SearchSpaceParams,
+/// A checked chain space bound to an input shape. Every architecture it yields is valid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainSpace {
+    params: ChainParams,
     input: InputShape,
     variants: Vec<Layer>,
     /// Validity states reachable from the input: (height, width, flattened).
@@ -289,29 +288,6 @@ pub struct SearchSpace {
     /// `completions[s][k]`: number of valid sequences of exactly `k` more layers from `s`.
     completions: Vec<Vec<u128>>,
     total: u128,
-}
-
-/// What a [`SearchSpace`] is saved as.
-#[derive(Serialize, Deserialize)]
-struct SpaceRepr {
-    params: SearchSpaceParams,
-    input: InputShape,
-}
-
-impl From<SearchSpace> for SpaceRepr {
-    fn from(space: SearchSpace) -> Self {
-        SpaceRepr {
-            params: space.params,
-            input: space.input,
-        }
-    }
-}
-
-impl TryFrom<SpaceRepr> for SearchSpace {
-    type Error = Error;
-    fn try_from(repr: SpaceRepr) -> Result<Self> {
-        repr.params.check(repr.input)
-    }
 }
 
 fn geometry_of(state: (u32, u32, bool)) -> Geometry {
@@ -325,8 +301,8 @@ fn geometry_of(state: (u32, u32, bool)) -> Geometry {
     }
 }
 
-impl SearchSpace {
-    fn build(params: SearchSpaceParams, input: InputShape) -> Result<Self> {
+impl ChainSpace {
+    fn build(params: ChainParams, input: InputShape) -> Result<Self> {
         let variants = params.variants();
         let start = input.geometry().validity_key();
         let mut states = vec![start];
@@ -384,7 +360,7 @@ impl SearchSpace {
                 ),
             });
         }
-        Ok(SearchSpace {
+        Ok(ChainSpace {
             params,
             input,
             variants,
@@ -396,7 +372,7 @@ impl SearchSpace {
     }
 
     /// The params this space was checked from.
-    pub fn params(&self) -> &SearchSpaceParams {
+    pub fn params(&self) -> &ChainParams {
         &self.params
     }
 
@@ -415,12 +391,12 @@ impl SearchSpace {
         self.params.max_layers as usize
     }
 
-    /// Every concrete layer, in canonical order (see [`SearchSpaceParams::variants`]).
+    /// Every concrete layer, in canonical order (see [`ChainParams::variants`]).
     pub fn variants(&self) -> &[Layer] {
         &self.variants
     }
 
-    /// Position of a concrete layer in [`SearchSpace::variants`].
+    /// Position of a concrete layer in [`ChainSpace::variants`].
     pub fn variant_index(&self, layer: &Layer) -> Option<usize> {
         self.variants.iter().position(|v| v == layer)
     }
@@ -432,7 +408,7 @@ impl SearchSpace {
 
     /// Ok when `arch` is in the space: depth in range, every layer one of the space's
     /// choices, and valid for the input shape.
-    pub fn contains(&self, arch: &Architecture) -> Result<()> {
+    pub fn contains(&self, arch: &Chain) -> Result<()> {
         let not_in = |reason: String| Error::NotInSpace {
             arch: arch.to_string(),
             reason,
@@ -460,7 +436,7 @@ impl SearchSpace {
     }
 
     /// True when `arch` is in the space.
-    pub fn is_valid(&self, arch: &Architecture) -> bool {
+    pub fn is_valid(&self, arch: &Chain) -> bool {
         self.contains(arch).is_ok()
     }
 
@@ -488,6 +464,37 @@ impl SearchSpace {
             .collect()
     }
 
+    /// The state after a prefix of variant indices, if it is a valid prefix.
+    fn state_after_indices(&self, prefix: &[usize]) -> Option<usize> {
+        let mut s = 0;
+        for &v in prefix {
+            s = *self.next[s].get(v)?.as_ref()?;
+        }
+        Some(s)
+    }
+
+    /// Indices of the variants after which `prefix` (variant indices) can still be
+    /// completed to an architecture of the space, in canonical order: the moves of the
+    /// sequential views (REINFORCE's masks, Q-learning's actions). Empty when the prefix
+    /// is invalid or already at `max_layers`.
+    pub fn completable_next(&self, prefix: &[usize]) -> Vec<usize> {
+        let Some(s) = self.state_after_indices(prefix) else {
+            return Vec::new();
+        };
+        let len = prefix.len() + 1;
+        let lowest = self.min_layers().max(len);
+        if lowest > self.max_layers() {
+            return Vec::new();
+        }
+        (0..self.variants.len())
+            .filter(|&v| {
+                self.next[s][v].is_some_and(|t| {
+                    (lowest..=self.max_layers()).any(|d| self.completions[t][d - len] > 0)
+                })
+            })
+            .collect()
+    }
+
     /// True when `prefix` can be extended to a valid architecture of some allowed depth
     /// (or already is one).
     pub fn is_completable(&self, prefix: &[Layer]) -> bool {
@@ -510,7 +517,7 @@ impl SearchSpace {
     /// has probability 1 / [`count_architectures`](Self::count_architectures). (Depth is
     /// drawn in proportion to how many architectures have it, then each layer in proportion
     /// to how many valid completions it leaves.)
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Architecture {
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Chain {
         let mut pick = rng.random_range(0..self.total);
         let mut depth = self.min_layers();
         for d in self.min_layers()..=self.max_layers() {
@@ -528,7 +535,7 @@ impl SearchSpace {
     ///
     /// # Panics
     /// If no architecture has that depth (check [`count_with_depth`](Self::count_with_depth)).
-    pub fn sample_with_depth<R: Rng + ?Sized>(&self, depth: usize, rng: &mut R) -> Architecture {
+    pub fn sample_with_depth<R: Rng + ?Sized>(&self, depth: usize, rng: &mut R) -> Chain {
         assert!(
             self.count_with_depth(depth) > 0,
             "no valid architecture of depth {depth}"
@@ -548,12 +555,12 @@ impl SearchSpace {
                 pick -= c;
             }
         }
-        Architecture::new(layers)
+        Chain::new(layers)
     }
 
     /// Every valid architecture, by depth then in canonical layer order; refuses (with the
     /// count) when there are more than `limit`.
-    pub fn enumerate(&self, limit: u128) -> Result<Vec<Architecture>> {
+    pub fn enumerate(&self, limit: u128) -> Result<Vec<Chain>> {
         if self.total > limit {
             return Err(Error::invalid(
                 "architecture limit",
@@ -577,10 +584,10 @@ impl SearchSpace {
         s: usize,
         remaining: usize,
         prefix: &mut Vec<Layer>,
-        out: &mut Vec<Architecture>,
+        out: &mut Vec<Chain>,
     ) {
         if remaining == 0 {
-            out.push(Architecture::new(prefix.clone()));
+            out.push(Chain::new(prefix.clone()));
             return;
         }
         for (v, t) in self.next[s].iter().enumerate() {
@@ -601,8 +608,8 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn small() -> SearchSpaceParams {
-        SearchSpaceParams {
+    fn small() -> ChainParams {
+        ChainParams {
             min_layers: 1,
             max_layers: 3,
             conv2d: Some(Conv2dChoices {
@@ -622,7 +629,7 @@ mod tests {
         }
     }
 
-    fn rejected(params: SearchSpaceParams, field_name: &str) {
+    fn rejected(params: ChainParams, field_name: &str) {
         match params.check(InputShape::new(1, 28, 28)) {
             Err(Error::InvalidParam { field, .. }) => assert_eq!(field, field_name),
             other => panic!("expected an error on {field_name}, got {other:?}"),
@@ -632,7 +639,7 @@ mod tests {
     #[test]
     fn rejects_min_layers_zero() {
         rejected(
-            SearchSpaceParams {
+            ChainParams {
                 min_layers: 0,
                 ..small()
             },
@@ -643,7 +650,7 @@ mod tests {
     #[test]
     fn rejects_min_above_max() {
         rejected(
-            SearchSpaceParams {
+            ChainParams {
                 min_layers: 4,
                 max_layers: 2,
                 ..small()
@@ -655,7 +662,7 @@ mod tests {
     #[test]
     fn rejects_too_many_layers() {
         rejected(
-            SearchSpaceParams {
+            ChainParams {
                 max_layers: MAX_LAYERS + 1,
                 ..small()
             },
@@ -666,7 +673,7 @@ mod tests {
     #[test]
     fn rejects_a_space_without_layer_kinds() {
         rejected(
-            SearchSpaceParams {
+            ChainParams {
                 conv2d: None,
                 maxpool2d: false,
                 dense: None,
@@ -762,7 +769,7 @@ mod tests {
 
     #[test]
     fn rejects_dropout_rates_outside_the_unit_interval() {
-        let err = toml::from_str::<SearchSpaceParams>("max_layers = 2\n[dropout]\nrates = [1.5]")
+        let err = toml::from_str::<ChainParams>("max_layers = 2\n[dropout]\nrates = [1.5]")
             .unwrap_err()
             .to_string();
         assert!(err.contains("outside [0, 1)"), "{err}");
@@ -770,8 +777,8 @@ mod tests {
 
     #[test]
     fn rejects_unknown_fields_and_activations() {
-        assert!(toml::from_str::<SearchSpaceParams>("max_layers = 2\nmaxpool = true").is_err());
-        let err = toml::from_str::<SearchSpaceParams>(
+        assert!(toml::from_str::<ChainParams>("max_layers = 2\nmaxpool = true").is_err());
+        let err = toml::from_str::<ChainParams>(
             "max_layers = 2\n[dense]\nunits = [8]\nactivations = [\"swish\"]",
         )
         .unwrap_err()
@@ -781,7 +788,7 @@ mod tests {
 
     #[test]
     fn a_space_with_nothing_valid_for_the_input_is_refused() {
-        let p = SearchSpaceParams {
+        let p = ChainParams {
             min_layers: 3,
             max_layers: 3,
             conv2d: None,
@@ -803,7 +810,7 @@ mod tests {
 
     #[test]
     fn parses_from_toml() {
-        let p: SearchSpaceParams = toml::from_str(
+        let p: ChainParams = toml::from_str(
             r#"
             max_layers = 3
             maxpool2d = true
@@ -841,7 +848,7 @@ mod tests {
                     for v in &variants {
                         let mut t = s.clone();
                         t.push(*v);
-                        if Architecture::new(t.clone()).geometries(input).is_ok() {
+                        if Chain::new(t.clone()).geometries(input).is_ok() {
                             brute += 1;
                         }
                         longer.push(t);
@@ -853,7 +860,10 @@ mod tests {
             let all = space.enumerate(u128::MAX).unwrap();
             assert_eq!(all.len() as u128, brute);
             assert!(all.iter().all(|a| space.is_valid(a)));
-            let mut ids: Vec<_> = all.iter().map(Architecture::id).collect();
+            let mut ids: Vec<_> = all
+                .iter()
+                .map(|c| crate::Architecture::from(c.clone()).id())
+                .collect();
             ids.sort();
             ids.dedup();
             assert_eq!(ids.len(), all.len(), "ids are unique");
@@ -873,7 +883,7 @@ mod tests {
         let n = space.count_architectures() as usize;
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let draws = n * 400;
-        let mut freq: HashMap<Architecture, usize> = HashMap::new();
+        let mut freq: HashMap<Chain, usize> = HashMap::new();
         for _ in 0..draws {
             *freq.entry(space.sample(&mut rng)).or_default() += 1;
         }
