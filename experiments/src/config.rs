@@ -58,6 +58,10 @@ fn yes() -> bool {
     true
 }
 
+fn is_keep(o: &nas_core::OverBudget) -> bool {
+    *o == nas_core::OverBudget::Keep
+}
+
 fn default_validation_size() -> usize {
     5000
 }
@@ -124,6 +128,11 @@ pub struct ExperimentSection {
     /// machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_train_seconds: Option<f64>,
+    /// Whether the trial that takes a run past `max_train_epochs` or `max_train_seconds`
+    /// counts (`keep`, the default: the run may overrun by one trial) or is discarded and
+    /// ends the run within its budget (`discard`, NAS-Bench-201's protocol).
+    #[serde(default, skip_serializing_if = "is_keep")]
+    pub over_budget: nas_core::OverBudget,
     /// Runs executed in parallel (default: one per core). Never changes results.
     #[serde(default = "default_workers")]
     pub workers: usize,
@@ -182,6 +191,14 @@ pub struct EvaluatorSection {
     /// The table directory (for `kind = "tabular"`), relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<PathBuf>,
+    /// Which recorded value is a trial's fitness (imported tables; default: the table's):
+    /// `{ fidelity = 12, metric = "val_acc", noise = "mean" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<crate::tabular::Pick>,
+    /// Which recorded value is a run's final test accuracy (imported tables; default: the
+    /// table's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::tabular::Pick>,
 }
 
 fn default_tabulate_seeds() -> u32 {
@@ -480,6 +497,15 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             ));
         }
     }
+    if e.over_budget == nas_core::OverBudget::Discard
+        && e.max_train_epochs.is_none()
+        && e.max_train_seconds.is_none()
+    {
+        return Err((
+            "experiment.over_budget".into(),
+            "\"discard\" applies to the trial that would exceed max_train_epochs or max_train_seconds; set one of them".into(),
+        ));
+    }
     if e.workers == 0 || e.workers > MAX_WORKERS {
         return Err(invalid(
             "experiment.workers",
@@ -534,6 +560,26 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             ));
         }
         _ => {}
+    }
+    for (name, pick) in [
+        ("evaluator.signal", &config.evaluator.signal),
+        ("evaluator.report", &config.evaluator.report),
+    ] {
+        if pick.is_some() && config.evaluator.kind != EvaluatorKind::Tabular {
+            return Err((
+                name.into(),
+                "only used with kind = \"tabular\" (a recorded value of the table)".into(),
+            ));
+        }
+        if let Some(p) = pick
+            && p.fidelity == 0
+        {
+            return Err(invalid(
+                &format!("{name}.fidelity"),
+                0,
+                "a recorded fidelity, at least 1",
+            ));
+        }
     }
     let t = &config.tabulate;
     if t.seeds == 0 || t.seeds > 1000 {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use experiments::commands::{eval, merge, report, run, slurm, space, tabulate};
+use experiments::commands::{eval, import_table, merge, report, run, slurm, space, tabulate};
 use experiments::error::is_bad_input;
 
 /// Neural architecture search experiments: compare search strategies, reproducibly.
@@ -22,6 +22,9 @@ enum Command {
     /// Train every architecture of a config's space with K seeds and write a table
     /// (table.csv + table.json) that `evaluator = { kind = "tabular", table = DIR }` uses.
     Tabulate(tabulate::TabulateArgs),
+    /// Turn recorded values of any space (CSV or JSON: architecture -> metrics) into a
+    /// table that `evaluator = { kind = "tabular", table = DIR }` uses.
+    ImportTable(import_table::ImportTableArgs),
     /// Combine the shard journals under DIR/shards/ and write every output into DIR.
     Merge(merge::MergeArgs),
     /// Write (and with --submit, submit) a Slurm job array, one task per shard, and a
@@ -39,6 +42,7 @@ fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Run(args) => run::exec(&args),
         Command::Tabulate(args) => tabulate::exec(&args),
+        Command::ImportTable(args) => import_table::exec(&args),
         Command::Merge(args) => merge::exec(&args),
         Command::Slurm(args) => slurm::exec(&args),
         Command::Report(args) => report::exec(&args),

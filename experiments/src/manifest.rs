@@ -55,13 +55,27 @@ pub struct TableSummary {
     pub architectures: usize,
     /// Training seeds per architecture.
     pub seeds: u32,
-    /// The architecture with the best mean validation accuracy over its seeds.
+    /// The architecture with the best mean validation accuracy over its seeds (imported
+    /// tables: the best expected search signal).
     pub best_by_val: Option<Optimum>,
     /// The architecture with the best mean test accuracy over its seeds.
     pub best_by_test: Option<Optimum>,
+    /// An imported table's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An imported table's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// An imported table's search signal, described.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// An imported table's reported test value, described.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
-/// One architecture's mean scores over its recorded seeds.
+/// One architecture's mean scores over its recorded seeds (imported tables: its expected
+/// search signal as `val_acc` and its expected reported value as `test_acc`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Optimum {
     /// Canonical text.

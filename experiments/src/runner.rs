@@ -132,6 +132,7 @@ impl Plan for ExperimentPlan<'_> {
             evaluations: e.evaluations,
             max_train_epochs: e.max_train_epochs,
             max_train_seconds: e.max_train_seconds,
+            over_budget: e.over_budget,
         }
     }
 

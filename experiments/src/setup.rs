@@ -148,9 +148,18 @@ pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, 
                 .as_ref()
                 .expect("checked: a tabular evaluator has a table");
             let dir = relative_to_config(loaded, given);
-            let table = TabularEvaluator::open(&dir)?;
-            let m = table.manifest();
-            if m.space != config.space {
+            let table = TabularEvaluator::open(&dir)?
+                .with_picks(config.evaluator.signal, config.evaluator.report)
+                .map_err(|e| {
+                    let field = if e.starts_with("report") {
+                        "evaluator.report"
+                    } else {
+                        "evaluator.signal"
+                    };
+                    loaded.error(field, e)
+                })?;
+            let info = table.info();
+            if info.space != config.space {
                 return Err(loaded.error(
                     "space",
                     format!(
@@ -160,25 +169,31 @@ pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, 
                     ),
                 ));
             }
-            if m.budget != config.budget {
+            if let Some(budget) = &info.budget
+                && budget != &config.budget
+            {
                 return Err(loaded.error(
                     "budget",
                     format!(
                         "the table {} was recorded with epochs = {}{}; set the same [budget]",
                         dir.display(),
-                        m.budget.epochs,
-                        m.budget
+                        budget.epochs,
+                        budget
                             .train_subset
                             .map_or_else(String::new, |n| format!(", train_subset = {n}"))
                     ),
                 ));
             }
-            let space = bind_space(loaded, m.input)?;
+            let space = bind_space(loaded, info.input)?;
+            let identity = match info.budget {
+                Some(_) => format!("{} (tabulated)", info.identity),
+                None => format!("{} (imported)", info.identity),
+            };
             Ok(Scorer {
                 space,
-                dataset: m.dataset.clone(),
-                identity: format!("{} (tabulated)", m.data_identity),
-                files: m.data_files.clone(),
+                dataset: info.dataset.clone(),
+                identity,
+                files: info.files.clone(),
                 table: Some(table.summary(&given.to_string_lossy())),
                 evaluator: Box::new(table),
             })

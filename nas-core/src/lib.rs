@@ -52,8 +52,8 @@ pub use layer::{Activation, DropoutRate, Layer, LayerKind, Padding};
 pub use macro_net::{Block, MacroNet};
 pub use pending::Pending;
 pub use run::{
-    Limits, Observer, ObserverError, ObserverMode, RunState, Spent, Step, StepError, StopReason,
-    TrialEvent, TrialHost,
+    Limits, Observer, ObserverError, ObserverMode, OverBudget, RunState, Spent, Step, StepError,
+    StopReason, TrialEvent, TrialHost,
 };
 pub use seed::{NasRng, RunSeeds, derive_seed, rng_from_seed};
 pub use shape::{Geometry, InputShape};

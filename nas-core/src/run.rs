@@ -21,7 +21,9 @@
 //! 3. take the trial the journal recorded for `i` (checking that it is the same
 //!    architecture and seed), or else, if the run evaluated this architecture before,
 //!    reuse that result (`cached`, no training time), or else have the host evaluate it;
-//! 4. add it to the history and to what the run has spent, show it to every observer,
+//! 4. with [`OverBudget::Discard`], end the run instead if the trial would take it past
+//!    `max_train_epochs` or `max_train_seconds`;
+//! 5. add it to the history and to what the run has spent, show it to every observer,
 //!    and tell the strategy.
 //!
 //! A later per-trial fidelity (a strategy asking for an architecture *at a budget*) fits
@@ -40,7 +42,22 @@ use crate::space::SearchSpace;
 use crate::strategy::Strategy;
 use crate::trial::{Metrics, Status, Trial};
 
-/// The budget of one run: it stops before the first trial that would exceed one of them.
+/// What happens to the trial that takes a run past `max_train_epochs` or
+/// `max_train_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverBudget {
+    /// It counts: the run stops after it, so its spending may exceed the limit by up to one
+    /// trial.
+    #[default]
+    Keep,
+    /// It does not count: it is not recorded, the strategy is not told, and the run ends
+    /// before it, so spending never exceeds the limit (NAS-Bench-201's protocol: "if
+    /// total_time_cost + time_cost > time_budget: return").
+    Discard,
+}
+
+/// The budget of one run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Most trials (every proposal counts: failed, diverged and cached ones too).
@@ -51,6 +68,8 @@ pub struct Limits {
     /// Stop once the trials' recorded training seconds reach this (a simulated clock for
     /// tabular evaluators); the last trial may overrun it.
     pub max_train_seconds: Option<f64>,
+    /// Whether the trial that takes the run past a limit counts.
+    pub over_budget: OverBudget,
 }
 
 impl Limits {
@@ -60,6 +79,7 @@ impl Limits {
             evaluations,
             max_train_epochs: None,
             max_train_seconds: None,
+            over_budget: OverBudget::Keep,
         }
     }
 }
@@ -285,6 +305,26 @@ impl RunState {
         }
     }
 
+    /// Why `trial` would take the run past a limit (with [`OverBudget::Discard`], such a
+    /// trial is not recorded and the run ends).
+    pub fn exceeded_by(&self, limits: &Limits, trial: &Trial) -> Option<StopReason> {
+        let m = trial.metrics.as_ref().filter(|_| !trial.cached)?;
+        let s = &self.spent;
+        if limits
+            .max_train_epochs
+            .is_some_and(|max| s.epochs + m.epochs > max)
+        {
+            Some(StopReason::Epochs)
+        } else if limits
+            .max_train_seconds
+            .is_some_and(|max| s.seconds + m.train_seconds > max)
+        {
+            Some(StopReason::Seconds)
+        } else {
+            None
+        }
+    }
+
     /// The trial the loop makes of `arch` as trial `index` with `seed`, without recording
     /// it: a copy of the run's earlier trial of the same architecture (`cached`, its
     /// training seconds 0: nothing was trained), or a new evaluation by `host`.
@@ -375,6 +415,11 @@ impl RunState {
             }
             None => self.new_trial(index, seed, arch, host, strategy_name, repetition),
         };
+        if limits.over_budget == OverBudget::Discard
+            && let Some(reason) = self.exceeded_by(limits, &trial)
+        {
+            return Ok(Step::Stopped(reason));
+        }
         let before = self.history.best().map(|t| t.index);
         self.record(trial);
         let trial = self.history.trials().last().expect("just recorded");
@@ -548,7 +593,26 @@ mod tests {
             stop: false,
         };
         let (state, reason, ..) = run(limits, &mut host);
+        // Each new trial trains 2 s: the second takes the run to 4 s and counts.
         assert_eq!((reason, state.history().len()), (StopReason::Seconds, 2));
+        assert_eq!(state.spent().seconds, 4.0);
+        let discard = Limits {
+            over_budget: OverBudget::Discard,
+            ..limits
+        };
+        let mut host = Host {
+            evaluated: 0,
+            recorded: Vec::new(),
+            stop: false,
+        };
+        let (state, reason, _, told) = run(discard, &mut host);
+        // The second would take it to 4 s > 3 s: it is evaluated but neither recorded
+        // nor told, and the run ends within its budget.
+        assert_eq!(
+            (reason, state.history().len(), told),
+            (StopReason::Seconds, 1, 1)
+        );
+        assert_eq!((state.spent().seconds, host.evaluated), (2.0, 2));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! arguments and a thin `exec` that calls the library and prints.
 
 pub mod eval;
+pub mod import_table;
 pub mod merge;
 pub mod report;
 pub mod run;

@@ -36,15 +36,17 @@ pub(crate) fn pm(mean: Option<f64>, std: Option<f64>, scale: f64) -> String {
 pub(crate) fn summary_markdown(a: &Analysis, manifest: &Manifest) -> String {
     let mut out = strategies_markdown(a);
     if let Some(t) = &manifest.table {
-        for (what, o) in [
-            ("optimum by validation", &t.best_by_val),
-            ("optimum by test", &t.best_by_test),
-        ] {
+        let labels = if t.signal.is_some() {
+            ["optimum by search signal", "optimum by reported value"]
+        } else {
+            ["optimum by validation", "optimum by test"]
+        };
+        for (what, o) in [(labels[0], &t.best_by_val), (labels[1], &t.best_by_test)] {
             if let Some(o) = o {
                 let _ = writeln!(
                     out,
                     "| *{what}* (`{}`) | – | {:.2} | – | {:.2} | – | – |",
-                    o.arch,
+                    o.arch.replace('|', "\\|"),
                     o.val_acc * 100.0,
                     o.test_acc * 100.0
                 );
@@ -169,6 +171,25 @@ pub(crate) fn report_markdown(
     let reps = config.repetition_seeds();
     let _ = writeln!(out, "## Setup\n");
     match &manifest.table {
+        Some(t) if t.signal.is_some() => {
+            let _ = writeln!(
+                out,
+                "- **Data**: {} ({}). Trials are looked up in the imported table `{}` ({}, {} architectures, table SHA-256 `{}`): {}.",
+                manifest.dataset,
+                manifest.data_identity,
+                t.path,
+                t.name.as_deref().unwrap_or_default(),
+                t.architectures,
+                &t.sha256[..16.min(t.sha256.len())],
+                t.description.as_deref().unwrap_or_default()
+            );
+            let _ = writeln!(
+                out,
+                "- **Values used**: a trial's fitness (the search signal) is the {}; a run's final test accuracy is the {}, of the architecture with the best signal; a trial's simulated training time is the training seconds recorded with the signal.",
+                t.signal.as_deref().unwrap_or_default(),
+                t.report.as_deref().unwrap_or_default()
+            );
+        }
         Some(t) => {
             let _ = writeln!(
                 out,
@@ -189,22 +210,46 @@ pub(crate) fn report_markdown(
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "- **Budget**: {} evaluations per run{}; each trial trains {} epoch(s){}.",
-        e.evaluations,
-        e.max_train_epochs
-            .map(|m| format!(" (at most {m} training epochs)"))
+    let imported = manifest.table.as_ref().is_some_and(|t| t.signal.is_some());
+    let discard = e.over_budget == nas_core::OverBudget::Discard;
+    if imported || discard {
+        let limit = e
+            .max_train_epochs
+            .map(|m| format!("{m} training epochs"))
             .or(e
                 .max_train_seconds
-                .map(|m| format!(" (at most {m} recorded training seconds)")))
-            .unwrap_or_default(),
-        config.budget.epochs,
-        config.budget.train_subset.map_or_else(
-            || " on the whole training split".into(),
-            |n| format!(" on {n} training images")
-        )
-    );
+                .map(|m| format!("{m} recorded training seconds")));
+        let _ = writeln!(
+            out,
+            "- **Budget**: at most {} evaluations per run{}.",
+            e.evaluations,
+            match (limit, discard) {
+                (Some(l), true) => format!(
+                    ", and at most {l}: a trial that would exceed them is discarded and ends the run (NAS-Bench-201's rule)"
+                ),
+                (Some(l), false) =>
+                    format!(", stopping once the trials reach {l} (the last trial may exceed them)"),
+                (None, _) => String::new(),
+            }
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "- **Budget**: {} evaluations per run{}; each trial trains {} epoch(s){}.",
+            e.evaluations,
+            e.max_train_epochs
+                .map(|m| format!(" (at most {m} training epochs)"))
+                .or(e
+                    .max_train_seconds
+                    .map(|m| format!(" (at most {m} recorded training seconds)")))
+                .unwrap_or_default(),
+            config.budget.epochs,
+            config.budget.train_subset.map_or_else(
+                || " on the whole training split".into(),
+                |n| format!(" on {n} training images")
+            )
+        );
+    }
     let _ = writeln!(
         out,
         "- **Runs**: {} strategies × {} repetitions (repetition seeds {}), experiment seed {}.",
@@ -235,18 +280,20 @@ pub(crate) fn report_markdown(
     );
 
     let _ = writeln!(out, "## Summary\n");
-    let test_source = if manifest.table.is_some() {
-        "as recorded in the table with the seed of its best trial"
-    } else {
-        "retrained with the same seed"
+    let test_source = match &manifest.table {
+        Some(t) if t.signal.is_some() => "the table's reported value (see the values used above)",
+        Some(_) => "as recorded in the table with the seed of its best trial",
+        None => "retrained with the same seed",
     };
     let _ = writeln!(
         out,
         "Best validation accuracy found by each run (the search objective) and the test accuracy of the architecture it selected, {test_source}. Best mean in bold. Per-run values: [`runs.csv`](runs.csv); every statistic: [`summary.csv`](summary.csv); LaTeX: [`tables.tex`](tables.tex).\n"
     );
     out.push_str(&summary_markdown(a, manifest));
-    if manifest.table.is_some() {
-        out.push_str("\nThe optima are the space's best architectures by their mean over the table's recorded training seeds (what an oracle would select).\n");
+    match &manifest.table {
+        Some(t) if t.signal.is_some() => out.push_str("\nThe optima are the space's best architectures by the search signal (averaged over the recorded trainings when a trial reads one of them) and by the reported value: what an oracle would select. The \"best val acc\" column holds the search signal.\n"),
+        Some(_) => out.push_str("\nThe optima are the space's best architectures by their mean over the table's recorded training seeds (what an oracle would select).\n"),
+        None => {}
     }
     out.push('\n');
     out.push_str(&friedman_line(&a.friedman_test, "test accuracy"));
