@@ -363,13 +363,16 @@ impl Evaluator for TabularEvaluator {
             } => {
                 let (_, record) = records.get(&request.arch.id()).ok_or_else(missing)?;
                 let unit = manifest.accuracy;
-                let (value, seed) = record.pick(signal, request.seed).ok_or_else(|| {
-                    format!(
-                        "`{}` has no recorded {}",
-                        request.arch,
-                        signal.describe(&manifest.fidelity_unit)
-                    )
-                })?;
+                let read = |pick: &Pick| {
+                    record.pick(pick, request.seed).ok_or_else(|| {
+                        format!(
+                            "`{}` has no recorded {}",
+                            request.arch,
+                            pick.describe(&manifest.fidelity_unit)
+                        )
+                    })
+                };
+                let (value, seed) = read(signal)?;
                 let same_run = |metric: Metric| record.get(signal.fidelity, metric, seed);
                 let seconds = same_run(Metric::TrainSeconds)
                     .or_else(|| record.get(signal.fidelity, Metric::TrainSeconds, None))
@@ -386,13 +389,7 @@ impl Evaluator for TabularEvaluator {
                     ..Metrics::default()
                 };
                 if request.test {
-                    let (test, test_seed) = record.pick(report, request.seed).ok_or_else(|| {
-                        format!(
-                            "`{}` has no recorded {}",
-                            request.arch,
-                            report.describe(&manifest.fidelity_unit)
-                        )
-                    })?;
+                    let (test, test_seed) = read(report)?;
                     metrics.test_acc = Some(unit.to_nas(report.metric, test));
                     metrics.test_loss = (report.metric == Metric::TestAcc)
                         .then(|| record.get(report.fidelity, Metric::TestLoss, test_seed))

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 
 use super::table::{TABLE_CSV, TABLE_FORMAT, TABLE_JSON};
 use super::wide::{self, AccuracyUnit, Column, Pick, Record, WideManifest};
-use crate::config::{hex, locate};
+use crate::config::{hex, line_col, locate};
 use crate::error::BadInput;
 use crate::outputs::write_atomic;
 
@@ -119,15 +119,7 @@ pub fn import(spec_path: &Path, data: Option<&Path>, out: &Path) -> Result<Impor
         .map_err(|e| BadInput::at(spec_path, format!("cannot read the import spec: {e}")))?;
     let spec: ImportSpec = toml::from_str(&text).map_err(|e| BadInput {
         path: Some(spec_path.to_path_buf()),
-        position: e.span().map(|s| {
-            let before = &text[..s.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before
-                .rfind('\n')
-                .map_or(before.len(), |nl| before.len() - nl - 1)
-                + 1;
-            (line, col)
-        }),
+        position: e.span().map(|s| line_col(&text, s.start)),
         field: None,
         message: e.message().trim().to_string(),
     })?;
