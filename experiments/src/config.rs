@@ -177,8 +177,10 @@ pub enum EvaluatorKind {
     /// Train every trial on the data (nas-eval).
     #[default]
     Train,
-    /// Look every trial up in a table made by `nas tabulate`.
+    /// Look every trial up in a table made by `nas tabulate` or `nas import-table`.
     Tabular,
+    /// Ask an external process (`command`), speaking nas's protocol.
+    External,
 }
 
 /// `[evaluator]`
@@ -199,6 +201,17 @@ pub struct EvaluatorSection {
     /// table's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<crate::tabular::Pick>,
+    /// The program and arguments of an external evaluator (`kind = "external"`), run in
+    /// the config file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Params passed to an external evaluator at `init`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<toml::Table>,
+    /// Longest wait, in seconds, for one evaluation of an external evaluator (default
+    /// 3600); a trial that takes longer fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
 }
 
 fn default_tabulate_seeds() -> u32 {
@@ -252,6 +265,13 @@ pub struct StrategySection {
     /// written out (the spec's params).
     #[serde(default)]
     pub params: toml::Table,
+    /// The program and arguments of an external strategy (`kind = "external"`), run in
+    /// the config file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Longest wait, in seconds, for any answer of an external strategy (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
     /// The params parsed and checked once, when the config is loaded.
     #[serde(skip)]
     pub spec: Option<StrategySpec>,
@@ -490,7 +510,7 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
                 "a positive number of seconds",
             ));
         }
-        if config.evaluator.kind != EvaluatorKind::Tabular {
+        if config.evaluator.kind == EvaluatorKind::Train {
             return Err((
                 "experiment.max_train_seconds".into(),
                 "a budget in training seconds needs the tabular evaluator (evaluator.kind = \"tabular\"), whose recorded seconds are the same on every machine; with real training use max_train_epochs".into(),
@@ -553,13 +573,25 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
                 "missing: the tabular evaluator needs `table = \"<directory made by nas tabulate>\"`".into(),
             ));
         }
-        (EvaluatorKind::Train, Some(_)) => {
+        (EvaluatorKind::Train | EvaluatorKind::External, Some(_)) => {
             return Err((
                 "evaluator.table".into(),
                 "only used with kind = \"tabular\"".into(),
             ));
         }
         _ => {}
+    }
+    check_external(
+        "evaluator",
+        config.evaluator.kind == EvaluatorKind::External,
+        config.evaluator.command.as_deref(),
+        config.evaluator.timeout,
+    )?;
+    if config.evaluator.params.is_some() && config.evaluator.kind != EvaluatorKind::External {
+        return Err((
+            "evaluator.params".into(),
+            "only used with kind = \"external\" (params of the external process)".into(),
+        ));
     }
     for (name, pick) in [
         ("evaluator.signal", &config.evaluator.signal),
@@ -617,6 +649,14 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             ));
         }
     }
+    for (i, s) in config.strategies.iter().enumerate() {
+        check_external(
+            &format!("strategy[{i}]"),
+            s.kind.name() == "external",
+            s.command.as_deref(),
+            s.timeout,
+        )?;
+    }
     for (i, s) in config.strategies.iter_mut().enumerate() {
         let prefix = format!("strategy[{i}].params");
         let spec = s.kind.parse_params(&s.params).map_err(|err| match err {
@@ -625,6 +665,54 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
         })?;
         s.params = spec.params().clone();
         s.spec = Some(spec);
+    }
+    Ok(())
+}
+
+/// Checks `command` and `timeout` of a section: required (command) and allowed only for
+/// an external process.
+fn check_external(
+    section: &str,
+    external: bool,
+    command: Option<&[String]>,
+    timeout: Option<f64>,
+) -> Result<(), FieldError> {
+    match (external, command) {
+        (true, None) => {
+            return Err((
+                format!("{section}.command"),
+                "missing: an external process needs `command = [\"program\", \"argument\", ...]` (run in the config's folder)".into(),
+            ));
+        }
+        (true, Some(c)) if c.is_empty() || c[0].trim().is_empty() => {
+            return Err(invalid(
+                &format!("{section}.command"),
+                "[]",
+                "a program and its arguments, e.g. [\"python3\", \"my_strategy.py\"]",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err((
+                format!("{section}.command"),
+                "only used with kind = \"external\"".into(),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(t) = timeout {
+        if !external {
+            return Err((
+                format!("{section}.timeout"),
+                "only used with kind = \"external\"".into(),
+            ));
+        }
+        if !(t.is_finite() && t > 0.0 && t <= 604_800.0) {
+            return Err(invalid(
+                &format!("{section}.timeout"),
+                t,
+                "seconds, more than 0 and at most 604800 (a week)",
+            ));
+        }
     }
     Ok(())
 }

@@ -120,6 +120,17 @@ pub struct ExecOptions {
     pub quiet: bool,
 }
 
+/// The folder a run writes into: `out`, or `out/shards/<index>` for a shard.
+pub fn run_dir(out: &Path, shard: Option<Shard>) -> PathBuf {
+    match shard {
+        Some(shard) => out.join("shards").join(shard.index().to_string()),
+        None => out.to_path_buf(),
+    }
+}
+
+/// Where external processes' stderr goes: `<run folder>/logs`.
+pub const LOGS: &str = "logs";
+
 /// What a finished `nas run`, `nas tabulate` or `nas merge` reports.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -293,10 +304,7 @@ pub fn execute_plan(
     plan: &dyn Plan,
 ) -> Result<String> {
     let config = &loaded.config;
-    let dir = match exec.shard {
-        Some(shard) => out.join("shards").join(shard.index().to_string()),
-        None => out.to_path_buf(),
-    };
+    let dir = run_dir(out, exec.shard);
     let _lock = outdir::prepare(&dir, exec.resume)?;
     let (mut journal, previous) =
         outdir::open_journal(&dir, config, kind, &plan.units(), exec.resume, exec.shard)?;

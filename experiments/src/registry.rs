@@ -23,8 +23,14 @@ pub struct BuildContext {
     pub space: SearchSpace,
     /// Its own stream ([`nas_core::RunSeeds::strategy_rng`]).
     pub rng: NasRng,
-    /// The run's evaluation budget (Q-learning scales its ε schedule to it).
-    pub evaluations: usize,
+    /// The run's seed ([`nas_core::RunSeeds::run`]): an external strategy's seed.
+    pub seed: u64,
+    /// The run, `name/repetition`.
+    pub run: String,
+    /// The run's budget (Q-learning scales its ε schedule to its evaluations).
+    pub limits: nas_core::Limits,
+    /// How to start the process of an external strategy.
+    pub external: Option<nas_external::Launch>,
 }
 
 /// Why a strategy's params were refused.
@@ -123,14 +129,54 @@ pub static REGISTRY: &[Entry] = &[
                 Ok(Box::new(nas_rl::QLearning::new(
                     c.space,
                     p,
-                    c.evaluations,
+                    c.limits.evaluations as usize,
                     c.rng,
                 )?))
             },
             params: PhantomData,
         },
     },
+    Entry {
+        kind: "external",
+        about: "an external process speaking nas's protocol, e.g. Python (nas-external)",
+        typed: &Typed::<ExternalParams> {
+            build: |p, c| {
+                let launch = c.external.ok_or_else(|| {
+                    nas_core::Error::Strategy("an external strategy needs a command".into())
+                })?;
+                let params = serde_json::to_value(&p.0).map_err(|e| {
+                    nas_core::Error::Strategy(format!("params do not convert to JSON: {e}"))
+                })?;
+                let init = nas_external::StrategyInit {
+                    seed: c.seed,
+                    params,
+                    budget: nas_external::protocol::BudgetInfo {
+                        evaluations: c.limits.evaluations,
+                        max_train_epochs: c.limits.max_train_epochs,
+                        max_train_seconds: c.limits.max_train_seconds,
+                    },
+                    run: c.run,
+                };
+                Ok(Box::new(nas_external::ExternalStrategy::start(
+                    &launch, c.space, init,
+                )?))
+            },
+            params: PhantomData,
+        },
+    },
 ];
+
+/// The params of an external strategy: any table, passed to the process at `init`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExternalParams(pub toml::Table);
+
+impl Params for ExternalParams {
+    type Valid = ExternalParams;
+    fn check(&self) -> nas_core::Result<ExternalParams> {
+        Ok(self.clone())
+    }
+}
 
 /// A kind's params parser, type-erased so that the registry is one list.
 trait Kind {

@@ -110,7 +110,14 @@ pub struct ExperimentPlan<'a> {
     pub config: &'a Config,
     /// The checked space strategies search.
     pub space: &'a SearchSpace,
+    /// Where external strategies run (the config file's folder).
+    pub workdir: std::path::PathBuf,
+    /// Where external processes' stderr goes (`<output>/logs`).
+    pub logs: std::path::PathBuf,
 }
+
+/// Default longest wait for an answer of an external strategy, in seconds.
+pub const STRATEGY_TIMEOUT: f64 = 60.0;
 
 impl Plan for ExperimentPlan<'_> {
     fn units(&self) -> Vec<Unit> {
@@ -118,11 +125,30 @@ impl Plan for ExperimentPlan<'_> {
     }
 
     fn strategy(&self, unit: &Unit) -> Result<Box<dyn Strategy>> {
-        let spec = self.config.strategies[unit.strategy_index].spec()?;
+        let section = &self.config.strategies[unit.strategy_index];
+        let spec = section.spec()?;
+        let seeds = unit.seeds(self.config.experiment.seed);
+        let external = section
+            .command
+            .as_ref()
+            .map(|command| nas_external::Launch {
+                command: command.clone(),
+                workdir: self.workdir.clone(),
+                log: self.logs.join(format!(
+                    "strategy-{}-{}.log",
+                    unit.strategy, unit.repetition
+                )),
+                timeout: std::time::Duration::from_secs_f64(
+                    section.timeout.unwrap_or(STRATEGY_TIMEOUT),
+                ),
+            });
         Ok(spec.build(BuildContext {
             space: self.space.clone(),
-            rng: unit.seeds(self.config.experiment.seed).strategy_rng(),
-            evaluations: self.config.experiment.evaluations as usize,
+            rng: seeds.strategy_rng(),
+            seed: seeds.run,
+            run: unit.label(),
+            limits: self.limits(unit),
+            external,
         })?)
     }
 
@@ -291,7 +317,7 @@ fn step_error(e: StepError, unit: &Unit) -> anyhow::Error {
             proposed,
             ..
         } => BadInput::new(format!(
-            "the journal does not match this config: trial {index} of run {} was `{recorded}`, the strategy now proposes `{proposed}` (was the config or nas changed?)",
+            "the journal does not match this config: trial {index} of run {} was `{recorded}`, the strategy now proposes `{proposed}` (was the config or nas changed, or is an external strategy not deterministic in its seed?)",
             unit.label()
         ))
         .into(),

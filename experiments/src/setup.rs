@@ -124,10 +124,58 @@ pub struct Scorer {
     pub table: Option<TableSummary>,
 }
 
-/// Builds the evaluator the config asks for.
-pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, BadInput> {
+/// Default longest wait for one evaluation of an external evaluator, in seconds.
+pub const EVALUATOR_TIMEOUT: f64 = 3600.0;
+
+/// The folder external processes of a config run in: the config file's.
+pub fn workdir(loaded: &LoadedConfig) -> PathBuf {
+    match loaded.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Builds the evaluator the config asks for. An external evaluator's stderr goes to
+/// `logs/evaluator.log`.
+pub fn scorer(
+    loaded: &LoadedConfig,
+    data_dir: Option<&Path>,
+    logs: &Path,
+) -> Result<Scorer, BadInput> {
     let config = &loaded.config;
     match config.evaluator.kind {
+        EvaluatorKind::External => {
+            let space = bind_space(loaded, config.data.dataset.shape())?;
+            let command = config
+                .evaluator
+                .command
+                .clone()
+                .expect("checked: an external evaluator has a command");
+            let params = serde_json::to_value(config.evaluator.params.clone().unwrap_or_default())
+                .map_err(|e| loaded.error("evaluator.params", e.to_string()))?;
+            let launch = nas_external::Launch {
+                command: command.clone(),
+                workdir: workdir(loaded),
+                log: logs.join("evaluator.log"),
+                timeout: std::time::Duration::from_secs_f64(
+                    config.evaluator.timeout.unwrap_or(EVALUATOR_TIMEOUT),
+                ),
+            };
+            let evaluator = nas_external::ExternalEvaluator::new(
+                launch,
+                space.clone(),
+                params,
+                config.data.dataset.classes(),
+            );
+            Ok(Scorer {
+                evaluator: Box::new(evaluator),
+                space,
+                dataset: config.data.dataset.to_string(),
+                identity: format!("external evaluator `{}`", command.join(" ")),
+                files: Vec::new(),
+                table: None,
+            })
+        }
         EvaluatorKind::Train => {
             let dataset = Arc::new(load_dataset(loaded, data_dir)?);
             let space = bind_space(loaded, dataset.shape)?;

@@ -48,10 +48,13 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&loaded.config.experiment.name));
-    let scorer = setup::scorer(&loaded, args.exec.data_dir.as_deref())?;
+    let logs = exec::run_dir(&out, args.exec.shard).join(exec::LOGS);
+    let scorer = setup::scorer(&loaded, args.exec.data_dir.as_deref(), &logs)?;
     let plan = runner::ExperimentPlan {
         config: &loaded.config,
         space: &scorer.space,
+        workdir: setup::workdir(&loaded),
+        logs,
     };
     let table = exec::execute_plan(
         "run",

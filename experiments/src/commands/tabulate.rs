@@ -35,15 +35,16 @@ pub fn tabulate(opts: &TabulateArgs) -> Result<RunSummary> {
     if let Some(max) = opts.max_architectures {
         loaded.config.tabulate.max_architectures = max;
     }
-    if loaded.config.evaluator.kind != config::EvaluatorKind::Train {
+    if loaded.config.evaluator.kind == config::EvaluatorKind::Tabular {
         return Err(loaded
             .error(
                 "evaluator.kind",
-                "nas tabulate trains every architecture: use kind = \"train\"",
+                "nas tabulate trains every architecture: use kind = \"train\" (or an external evaluator)",
             )
             .into());
     }
-    let scorer = setup::scorer(&loaded, opts.exec.data_dir.as_deref())?;
+    let logs = exec::run_dir(&opts.out, opts.exec.shard).join(exec::LOGS);
+    let scorer = setup::scorer(&loaded, opts.exec.data_dir.as_deref(), &logs)?;
     let archs = tabular::architectures(&scorer.space, loaded.config.tabulate.max_architectures)
         .map_err(|e| loaded.error("tabulate.max_architectures", e))?;
     let plan = tabular::TabulatePlan {

@@ -235,8 +235,9 @@ impl ChainEncoding {
             .find(|(_, (g, v))| **v >= g.cardinality)
         {
             return Err(Error::Genome(format!(
-                "gene {i} ({:?}) is {v}, at most {}",
-                g.role,
+                "gene {i} (`layer {} {}`) is {v}, at most {}",
+                g.slot + 1,
+                g.role.name(),
                 g.cardinality - 1
             )));
         }
