@@ -135,6 +135,49 @@ pub fn workdir(loaded: &LoadedConfig) -> PathBuf {
     }
 }
 
+/// Checks that the program of every external command exists before anything runs: a
+/// path (with a `/`) relative to the config's folder, or a name found on `PATH`.
+///
+/// # Errors
+/// [`BadInput`] naming the field (`strategy[i].command` or `evaluator.command`), the
+/// program and where it was looked for.
+pub fn check_programs(loaded: &LoadedConfig) -> Result<(), BadInput> {
+    let config = &loaded.config;
+    let commands = config
+        .strategies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((format!("strategy[{i}].command"), s.command.as_ref()?)))
+        .chain(
+            config
+                .evaluator
+                .command
+                .as_ref()
+                .map(|c| ("evaluator.command".to_string(), c)),
+        );
+    let dir = workdir(loaded);
+    for (field, command) in commands {
+        let Some(program) = command.first() else {
+            continue;
+        };
+        let found = if program.contains('/') {
+            dir.join(program).is_file()
+        } else {
+            std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()))
+        };
+        if !found {
+            let looked = if program.contains('/') {
+                format!("relative to the config's folder {}", dir.display())
+            } else {
+                "on PATH".to_string()
+            };
+            return Err(loaded.error(&field, format!("program `{program}` not found ({looked})")));
+        }
+    }
+    Ok(())
+}
+
 /// Builds the evaluator the config asks for. An external evaluator's stderr goes to
 /// `logs/evaluator.log`.
 pub fn scorer(

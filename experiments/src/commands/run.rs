@@ -49,6 +49,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&loaded.config.experiment.name));
     let logs = exec::run_dir(&out, args.exec.shard).join(exec::LOGS);
+    setup::check_programs(&loaded)?;
     let scorer = setup::scorer(&loaded, args.exec.data_dir.as_deref(), &logs)?;
     let plan = runner::ExperimentPlan {
         config: &loaded.config,

@@ -44,6 +44,7 @@ pub fn tabulate(opts: &TabulateArgs) -> Result<RunSummary> {
             .into());
     }
     let logs = exec::run_dir(&opts.out, opts.exec.shard).join(exec::LOGS);
+    setup::check_programs(&loaded)?;
     let scorer = setup::scorer(&loaded, opts.exec.data_dir.as_deref(), &logs)?;
     let archs = tabular::architectures(&scorer.space, loaded.config.tabulate.max_architectures)
         .map_err(|e| loaded.error("tabulate.max_architectures", e))?;
