@@ -49,17 +49,6 @@ pub struct SpaceInfo {
 impl SpaceInfo {
     /// The description of a space.
     pub fn of(space: &SearchSpace) -> Self {
-        let text = match space.kind() {
-            nas_core::SpaceKind::Chain => {
-                "chain: hidden layers joined by ` > `, each conv<k>x<k>-<filters>-<act>[-valid], maxpool2, dense<units>-<act> or dropout<rate>. Genes: per layer slot a kind gene (0 = end of the network, k = the k-th layer kind of the space) then the option genes of every kind; genes a slot's kind does not use are ignored, and a genome may decode to a network outside the space (send a query to check)."
-            }
-            nas_core::SpaceKind::Cell => {
-                "cell: NAS-Bench-201's arch string |op~0|+|op~0|op~1|+... (node i's incoming edges from nodes 0..i). Genes: one per edge in that order, the index of its op in the space's `ops`; every genome is a cell of the space."
-            }
-            nas_core::SpaceKind::Macro => {
-                "macro: blocks separated by spaces within a stage and ` / ` between stages (or the NAS-Bench-Macro digit key). Genes: one per layer, the index of its block in the space's `blocks`; every genome is a network of the space."
-            }
-        };
         SpaceInfo {
             kind: space.kind().name().to_string(),
             params: serde_json::to_value(space.params()).unwrap_or(Value::Null),
@@ -74,7 +63,7 @@ impl SpaceInfo {
                     cardinality: g.cardinality,
                 })
                 .collect(),
-            text: text.to_string(),
+            text: space.text_rules().to_string(),
         }
     }
 }

@@ -584,6 +584,22 @@ impl SearchSpace {
         self.input
     }
 
+    /// How this kind's architectures are written and how its genes map onto them, in one
+    /// paragraph for people and for external processes (nas-external sends it at `init`).
+    pub fn text_rules(&self) -> &'static str {
+        match self.kind() {
+            SpaceKind::Chain => {
+                "chain: hidden layers joined by ` > `, each conv<k>x<k>-<filters>-<act>[-valid], maxpool2, dense<units>-<act> or dropout<rate>. Genes: per layer slot a kind gene (0 = end of the network, k = the k-th layer kind of the space) then the option genes of every kind; genes a slot's kind does not use are ignored, and a genome may decode to a network outside the space (send a query to check)."
+            }
+            SpaceKind::Cell => {
+                "cell: NAS-Bench-201's arch string |op~0|+|op~0|op~1|+... (node i's incoming edges from nodes 0..i). Genes: one per edge in that order, the index of its op in the space's `ops`; every genome is a cell of the space."
+            }
+            SpaceKind::Macro => {
+                "macro: blocks separated by spaces within a stage and ` / ` between stages (or the NAS-Bench-Macro digit key). Genes: one per layer, the index of its block in the space's `blocks`; every genome is a network of the space."
+            }
+        }
+    }
+
     /// The chain space, for code that builds chain networks (the engine, `nas space`).
     pub fn as_chain(&self) -> Option<&ChainSpace> {
         match &self.inner {
