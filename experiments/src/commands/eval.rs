@@ -130,8 +130,12 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
             })?;
         }
         other => {
+            let table = match other {
+                Architecture::Macro(_) => "benchmarks/nas-bench-macro",
+                _ => "benchmarks/nas-bench-201",
+            };
             return Err(BadInput::new(format!(
-                "--arch `{other}`: nas's engine cannot train {} architectures yet (it trains chains); search {} spaces on a tabular benchmark such as benchmarks/nas-bench-201",
+                "--arch `{other}`: nas's engine cannot train {} architectures yet (it trains chains); search {} spaces on a tabular benchmark such as {table}",
                 other.kind_name(),
                 other.kind_name()
             ))
