@@ -150,6 +150,37 @@ impl Cell {
     pub fn op(&self, to: usize, from: usize) -> CellOp {
         self.ops[edge_count(to) + from]
     }
+
+    /// A key equal for two cells that compute the same function up to the order of sums,
+    /// by NAS-Bench-201's rule (`Structure.to_unique_str(consider_zero=True)` in its code;
+    /// Dong & Yang, ICLR 2020, count 6,466 distinct cells of the 15,625 this way).
+    ///
+    /// Node 0 is `0`; every other node is the sorted `+`-join of its incoming terms, where
+    /// an edge carrying `none`, or coming from a node whose key is exactly `#`, is `#`; a
+    /// `skip_connect` edge is its source's key; any other op is `(<source>)@<op>`. The
+    /// cell's key is its last node's. As in the benchmark's code, only a node whose key is
+    /// exactly `#` (a node with a single incoming edge that is zero) counts as zero
+    /// downstream; a node whose several inputs are all zero does not, so the rule merges
+    /// fewer cells than full zero propagation would (5,390 classes).
+    pub fn isomorphism_key(&self) -> String {
+        let mut keys: Vec<String> = vec!["0".to_string()];
+        for to in 1..self.nodes {
+            let mut terms: Vec<String> = (0..to)
+                .map(|from| {
+                    let source = &keys[from];
+                    match self.op(to, from) {
+                        CellOp::None => "#".to_string(),
+                        _ if source == "#" => "#".to_string(),
+                        CellOp::SkipConnect => source.clone(),
+                        op => format!("({source})@{op}"),
+                    }
+                })
+                .collect();
+            terms.sort();
+            keys.push(terms.join("+"));
+        }
+        keys.pop().unwrap_or_default()
+    }
 }
 
 impl fmt::Display for Cell {

@@ -52,6 +52,11 @@ pub fn exec(args: &SpaceArgs) -> Result<()> {
             space.encoding().len(),
             ops.join(", ")
         );
+        if let Some(distinct) = cell.count_distinct(1_000_000) {
+            println!(
+                "  distinct cells: {distinct} up to isomorphism (NAS-Bench-201's rule; none is dropped from the space)"
+            );
+        }
         println!(
             "  skeleton:       stem of {} channels, {} stage(s) of {} cells, channels doubling at each reduction block",
             p.skeleton.stem_channels, p.skeleton.stages, p.skeleton.cells_per_stage

@@ -184,6 +184,29 @@ impl CellSpace {
         &self.params
     }
 
+    /// Number of distinct cells up to isomorphism ([`Cell::isomorphism_key`], NAS-Bench-201's
+    /// rule: 6,466 for its default space), by enumeration; `None` when the space holds more
+    /// than `limit` cells. Nothing is dropped from the space: this only informs.
+    pub fn count_distinct(&self, limit: u64) -> Option<u64> {
+        let ops = self.params.ops.len() as u64;
+        let edges = edges(self.params.nodes as usize).len() as u32;
+        let total = ops.checked_pow(edges).filter(|&n| n <= limit)?;
+        let nodes = self.params.nodes as usize;
+        let mut keys = std::collections::HashSet::new();
+        for mut index in 0..total {
+            let cell_ops = (0..edges)
+                .map(|_| {
+                    let op = self.params.ops[(index % ops) as usize];
+                    index /= ops;
+                    op
+                })
+                .collect();
+            let cell = Cell::new(nodes, cell_ops).expect("one op per edge");
+            keys.insert(cell.isomorphism_key());
+        }
+        Some(keys.len() as u64)
+    }
+
     /// Parameters and forward multiply-accumulates per example of the network built from
     /// `cell` in the skeleton, for `classes` classes: every convolution and the classifier
     /// (batch normalisation's scale and shift count as parameters, not as MACs; pooling
@@ -294,6 +317,37 @@ mod tests {
 
     fn nb201(input: InputShape) -> CellSpace {
         CellParams::default().check(input).unwrap()
+    }
+
+    #[test]
+    fn nas_bench_201_has_6466_distinct_cells_up_to_isomorphism() {
+        // Dong & Yang (ICLR 2020), section 2.1: 15,625 cells, 6,466 unique topologies.
+        let space = nb201(InputShape::new(3, 32, 32));
+        assert_eq!(space.count_distinct(1_000_000), Some(6_466));
+        assert_eq!(space.count_distinct(15_624), None, "over the limit");
+        let key = |t: &str| t.parse::<Cell>().unwrap().isomorphism_key();
+        // Node 1 is zero: whatever node 2 and node 3 do with it does not matter.
+        assert_eq!(
+            key(
+                "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|"
+            ),
+            key(
+                "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+            ),
+        );
+        // Sums commute: node 3 = skip(0) + conv(2) either way round through node 1's skip.
+        assert_eq!(
+            key("|skip_connect~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"),
+            key("|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|skip_connect~1|nor_conv_1x1~2|"),
+        );
+        assert_ne!(
+            key(
+                "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            ),
+            key(
+                "|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            ),
+        );
     }
 
     #[test]
