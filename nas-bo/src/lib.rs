@@ -11,9 +11,13 @@
 //! strategy. Strategies serialize (RNG, space, observations, proposals in flight; floats
 //! exactly), so a checkpointed run resumes with exactly the proposals it would have made.
 
+mod bananas;
 mod common;
+mod detmath;
+mod mlp;
 mod params;
 mod tpe;
 
+pub use bananas::Bananas;
 pub use params::{BananasParams, BananasValidParams, TpeParams, TpeValidParams};
 pub use tpe::Tpe;
