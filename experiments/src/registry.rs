@@ -137,6 +137,30 @@ pub static REGISTRY: &[Entry] = &[
         },
     },
     Entry {
+        kind: "local-search",
+        about: "local search (hill climbing with restarts), White et al. 2021 (nas-local)",
+        typed: &Typed::<nas_local::LocalSearchParams> {
+            build: |p, c| Ok(Box::new(nas_local::LocalSearch::new(c.space, p, c.rng))),
+            params: PhantomData,
+        },
+    },
+    Entry {
+        kind: "tpe",
+        about: "tree-structured Parzen estimator, Bergstra et al. 2011 (nas-bo)",
+        typed: &Typed::<nas_bo::TpeParams> {
+            build: |p, c| Ok(Box::new(nas_bo::Tpe::new(c.space, p, c.rng))),
+            params: PhantomData,
+        },
+    },
+    Entry {
+        kind: "bananas",
+        about: "BANANAS, neural-predictor Bayesian optimisation, White et al. 2021 (nas-bo)",
+        typed: &Typed::<nas_bo::BananasParams> {
+            build: |p, c| Ok(Box::new(nas_bo::Bananas::new(c.space, p, c.rng))),
+            params: PhantomData,
+        },
+    },
+    Entry {
         kind: "external",
         about: "an external process speaking nas's protocol, e.g. Python (nas-external)",
         typed: &Typed::<ExternalParams> {

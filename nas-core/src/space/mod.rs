@@ -14,7 +14,8 @@
 //! spaces, membership and canonical [text](SearchSpace::parse), the fixed-length
 //! categorical [encoding](SearchSpace::encoding), the one-edit
 //! [neighbourhood](SearchSpace::neighbours) and [mutation](SearchSpace::mutate), the
-//! [genetic operators](SearchSpace::genetics), the gene-by-gene
+//! [genetic operators](SearchSpace::genetics), the numeric [features](SearchSpace::features)
+//! of surrogate models (BANANAS's path encoding for cells), the gene-by-gene
 //! [walk](SearchSpace::walk) of a factorized policy and the [actions](SearchSpace::actions_after)
 //! of a sequential controller. A fourth kind implements these in this module (a
 //! fixed-length kind only maps genes to architectures: see `fixed`).
@@ -23,6 +24,7 @@ mod cell;
 pub mod chain;
 mod chain_encoding;
 mod chain_ops;
+pub mod features;
 mod fixed;
 mod macro_space;
 
@@ -762,6 +764,32 @@ impl SearchSpace {
                 Ok(f.build(genome))
             }
             (_, None) => unreachable!(),
+        }
+    }
+
+    /// Numeric features of `arch` for surrogate models (a neural predictor's input), each 0
+    /// or 1, [`feature_count`](Self::feature_count) of them: for cells BANANAS's path
+    /// encoding (one feature per sequence of operations along a path from the input node to
+    /// the output node: NAS-Bench-201's cells have 155), for chains and macro networks the
+    /// one-hot of the encoding's genes (a chain's option genes only where the slot's layer
+    /// has the option). See [`features`](mod@features) for the exact layout.
+    ///
+    /// # Errors
+    /// When `arch` is not in the space.
+    pub fn features(&self, arch: &Architecture) -> Result<Vec<f64>> {
+        let genes = self.encode(arch)?;
+        Ok(match &self.inner {
+            Inner::Chain(c) => features::chain(c, &genes),
+            Inner::Cell(c) => features::cell(c, &genes),
+            Inner::Macro(_) => features::one_hot(&self.encoding, &genes),
+        })
+    }
+
+    /// Length of [`features`](Self::features).
+    pub fn feature_count(&self) -> usize {
+        match &self.inner {
+            Inner::Cell(c) => features::cell_len(c),
+            _ => features::one_hot_len(&self.encoding),
         }
     }
 
