@@ -35,7 +35,10 @@ fn space_output(space: &str) -> String {
 fn nas_space_describes_the_benchmark_spaces() {
     let cell = space_output("[data]\ndataset = \"mnist\"\n[space]\nkind = \"cell\"\n");
     assert!(cell.contains("architectures:  15625"), "{cell}");
-    assert!(cell.contains("distinct cells: 6466 up to isomorphism"), "{cell}");
+    assert!(
+        cell.contains("distinct cells: 6466 up to isomorphism"),
+        "{cell}"
+    );
     assert!(cell.contains("4 nodes, 6 edges"), "{cell}");
     assert!(cell.contains("edge 3<-2 (5 values)"), "{cell}");
     assert!(
