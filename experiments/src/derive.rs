@@ -131,11 +131,17 @@ fn write_table_outputs(
     Ok(text)
 }
 
-/// `nas report DIR`: regenerates every output from the journal and resolved config.
+/// `nas report DIR`: regenerates every output from the journal and resolved config,
+/// holding the directory's lock (a directory another nas process is writing is refused).
 pub fn report(out: &Path) -> Result<String> {
-    if !out.is_dir() {
-        return Err(BadInput::at(out, "not an output directory of nas run").into());
+    if !out.join(journal::FILE_NAME).is_file() {
+        return Err(BadInput::at(
+            out,
+            "not an output directory of nas run or nas tabulate (it has no journal.jsonl)",
+        )
+        .into());
     }
+    let _lock = outdir::lock(out)?;
     let config_path = out.join(outdir::RESOLVED_CONFIG);
     let loaded = config::load(&config_path)?;
     let manifest = outdir::read_manifest(out).map_err(|e| BadInput::at(out, e.to_string()))?;

@@ -152,46 +152,52 @@ impl RunSummary {
     }
 }
 
-/// Applies the command-line overrides to a loaded config.
+/// Applies the command-line overrides to a loaded config, then checks it again: a value
+/// a flag gives is held to the same rules as one the file gives (`--seeds 1,1` is
+/// refused as `seeds = [1, 1]` is), and an error names the flag.
 pub fn apply_overrides(
     loaded: &mut LoadedConfig,
     exec: &ExecOptions,
     strategies: Option<&[String]>,
     seeds: Option<&[u32]>,
 ) -> Result<(), BadInput> {
+    let mut flags = Vec::new();
     let config = &mut loaded.config;
     if let Some(w) = exec.workers {
-        if w == 0 {
-            return Err(BadInput::new("--workers must be at least 1"));
-        }
         config.experiment.workers = w;
+        flags.push(("experiment.workers", "--workers"));
     }
     if let Some(t) = exec.threads {
         config.training.threads = u32::try_from(t).unwrap_or(u32::MAX);
-        config
-            .training
-            .check()
-            .map_err(|e| BadInput::new(format!("--threads: {e}")))?;
+        flags.push(("training.threads", "--threads"));
     }
     if let Some(names) = strategies {
         let all = config.strategy_names();
         if let Some(unknown) = names.iter().find(|n| !all.contains(n)) {
             return Err(BadInput::new(format!(
-                "--strategies: `{unknown}` is not a strategy of {} (it has: {})",
+                "--strategies: {unknown:?} is not a strategy of {} (it has: {})",
                 loaded.path.display(),
                 all.join(", ")
+            )));
+        }
+        if let Some((i, twice)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(BadInput::new(format!(
+                "--strategies: invalid value {twice:?} (again at position {}) (allowed: distinct strategy names)",
+                i + 1
             )));
         }
         config.strategies.retain(|s| names.contains(&s.name()));
     }
     if let Some(seeds) = seeds {
-        if seeds.is_empty() {
-            return Err(BadInput::new("--seeds needs at least one repetition seed"));
-        }
         config.experiment.repetitions = None;
         config.experiment.seeds = Some(seeds.to_vec());
+        flags.push(("experiment.seeds", "--seeds"));
     }
-    Ok(())
+    loaded.recheck(&flags)
 }
 
 /// Writes the killed in-flight trials and exits: the journal lock is held to the end so no
@@ -305,7 +311,18 @@ pub fn execute_plan(
 ) -> Result<String> {
     let config = &loaded.config;
     let dir = run_dir(out, exec.shard);
-    let _lock = outdir::prepare(&dir, exec.resume)?;
+    let _lock = outdir::prepare(&dir, exec.resume, out, config, kind)?;
+    let imported = scorer.table.as_ref().is_some_and(|t| t.signal.is_some());
+    for unused in config.unused(imported) {
+        if loaded.written(unused.field) {
+            eprintln!(
+                "warning: {}: `{}` is not used ({}); config.resolved.toml marks it",
+                loaded.path.display(),
+                unused.field,
+                unused.why
+            );
+        }
+    }
     let (mut journal, previous) =
         outdir::open_journal(&dir, config, kind, &plan.units(), exec.resume, exec.shard)?;
     if scorer.table.is_some() {
@@ -318,7 +335,7 @@ pub fn execute_plan(
             .map_or_else(manifest::now_utc, |m| m.started),
         ..outdir::base(config, scorer)
     };
-    outdir::write_config(&dir, config)?;
+    outdir::write_config(&dir, config, scorer.table.as_ref())?;
     outdir::write_manifest(&dir, &manifest)?;
     let resume_cmd = format!(
         "nas {command} {} --out {}{} --resume",

@@ -18,14 +18,16 @@ use crate::records;
 use crate::report;
 use crate::runner;
 
-/// Reads every shard under `out/shards/`: (index, config, manifest, journal contents).
+/// Reads every shard under `out/shards/`: (index, config, manifest, journal contents),
+/// each shard's lock held (a shard another nas process is still writing is refused).
 type Shard = (u32, LoadedConfig, Manifest, Contents);
 
-fn read_shards(out: &Path) -> Result<Vec<Shard>, BadInput> {
+fn read_shards(out: &Path) -> Result<(Vec<Shard>, Vec<fs::File>), BadInput> {
     let dir = out.join("shards");
     let entries =
         fs::read_dir(&dir).map_err(|e| BadInput::at(&dir, format!("no shards to merge: {e}")))?;
     let mut shards = Vec::new();
+    let mut locks = Vec::new();
     for entry in entries {
         let path = entry
             .map_err(|e| BadInput::at(&dir, format!("cannot list the shards: {e}")))?
@@ -37,6 +39,7 @@ fn read_shards(out: &Path) -> Result<Vec<Shard>, BadInput> {
         else {
             continue;
         };
+        locks.push(outdir::lock(&path)?);
         let config = config::load(&path.join(outdir::RESOLVED_CONFIG))?;
         let manifest =
             outdir::read_manifest(&path).map_err(|e| BadInput::at(&path, e.to_string()))?;
@@ -47,17 +50,28 @@ fn read_shards(out: &Path) -> Result<Vec<Shard>, BadInput> {
         return Err(BadInput::at(&dir, "holds no shard directories (0, 1, ...)"));
     }
     shards.sort_by_key(|s| s.0);
-    Ok(shards)
+    Ok((shards, locks))
 }
 
 /// `nas merge DIR`: combines the shard journals under `DIR/shards/` into `DIR`'s journal
-/// and regenerates every output. Refuses shards of another config or nas version; names
-/// missing runs and fails unless `allow_partial`, which writes the tables marked partial.
+/// and regenerates every output. Takes the locks of `DIR` and of every shard. Refuses
+/// shards of another config or nas version, and a `DIR` that holds another experiment or
+/// trials the shards do not have (nothing is replaced then); names missing runs and fails
+/// unless `allow_partial`, which writes the tables marked partial.
 pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
-    let shards = read_shards(out)?;
+    if !out.join("shards").is_dir() {
+        return Err(BadInput::at(
+            out,
+            "holds no shards/ directory: nothing to merge (run `nas run CONFIG --out DIR --shard I/N` first)",
+        )
+        .into());
+    }
+    let _lock = outdir::lock(out)?;
+    let (shards, _shard_locks) = read_shards(out)?;
     let (_, first_config, first_manifest, first) = &shards[0];
     let config = first_config.config.clone();
     let kind = first.header.kind;
+    outdir::refuse_other_journal(out, &config, kind)?;
     let hash = config.journal_hash(kind);
     let version = env!("CARGO_PKG_VERSION");
     let count = first.header.shard.map_or(0, |s| s.1);
@@ -161,6 +175,7 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
             missing.join(", ")
         );
     }
+    keeps_what_is_there(out, &merged)?;
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let header = Header {
         kind,
@@ -175,7 +190,7 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
         text.push_str(&journal::line(event));
     }
     crate::outputs::write_atomic(&out.join(journal::FILE_NAME), text.as_bytes())?;
-    outdir::write_config(out, &config)?;
+    outdir::write_config(out, &config, first_manifest.table.as_ref())?;
     let started = shards
         .iter()
         .map(|s| s.2.started.clone())
@@ -191,4 +206,32 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
         table,
         report: (kind == JournalKind::Run).then(|| out.join(report::REPORT)),
     })
+}
+
+/// Refuses to replace `out`'s journal (of this experiment: checked before) when it holds
+/// an event (a trial, a final evaluation, a run's end) that `merged` lacks: what a merge
+/// writes must contain everything that was there.
+fn keeps_what_is_there(out: &Path, merged: &[Event]) -> Result<(), BadInput> {
+    let path = out.join(journal::FILE_NAME);
+    if !path.exists() {
+        return Ok(());
+    }
+    let existing = journal::read(&path)?;
+    let merged: std::collections::HashSet<String> = merged.iter().map(journal::line).collect();
+    let lost: Vec<&Event> = existing
+        .events
+        .iter()
+        .filter(|e| !merged.contains(&journal::line(e)))
+        .collect();
+    if let Some(first) = lost.first() {
+        let (strategy, repetition) = records::event_run(first);
+        return Err(BadInput::at(
+            &path,
+            format!(
+                "holds {} event(s) the shards do not have (the first of run {strategy}/{repetition}): it was not made by merging these shards; nothing was changed (move it away to merge here)",
+                lost.len()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -11,10 +11,11 @@ use crate::config::Config;
 use crate::error::BadInput;
 use crate::exec::Shard;
 use crate::journal::{self, Contents, Header, Journal, JournalKind};
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Manifest, TableSummary};
 use crate::records;
 use crate::runner;
 use crate::setup;
+use crate::tabular::TABLE_JSON;
 
 /// Name of the resolved config in an output directory.
 pub const RESOLVED_CONFIG: &str = "config.resolved.toml";
@@ -53,10 +54,29 @@ pub fn lock(out: &Path) -> Result<File, BadInput> {
     }
 }
 
-/// Creates (or checks) the output directory of a run and takes its lock: a directory that
-/// already holds a journal needs `resume`.
-pub fn prepare(out: &Path, resume: bool) -> Result<File, BadInput> {
+/// Creates (or checks) the directory a run writes into (`out`, `root` itself or one of its
+/// shards) and takes its lock, then refuses a `root` that holds another experiment
+/// ([`refuse_other_experiment`]); a directory that already holds a journal needs
+/// `resume`; one that holds a table (`table.json` without a journal: an imported table)
+/// is refused.
+pub fn prepare(
+    out: &Path,
+    resume: bool,
+    root: &Path,
+    config: &Config,
+    kind: JournalKind,
+) -> Result<File, BadInput> {
+    // Before anything is created (a refused run leaves no trace), and again under the
+    // lock (another process may have written meanwhile).
+    refuse_other_experiment(root, config, kind)?;
     let lock = lock(out)?;
+    refuse_other_experiment(root, config, kind)?;
+    if out.join(TABLE_JSON).exists() && !out.join(journal::FILE_NAME).exists() {
+        return Err(BadInput::at(
+            out,
+            "holds a table (table.json) that no journal here made: choose another --out",
+        ));
+    }
     if out.join(journal::FILE_NAME).exists() && !resume {
         return Err(BadInput::at(
             out,
@@ -64,6 +84,72 @@ pub fn prepare(out: &Path, resume: bool) -> Result<File, BadInput> {
         ));
     }
     Ok(lock)
+}
+
+/// The header of the journal at `path`, if it has a complete one.
+fn read_header(path: &Path) -> Option<Header> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut line = String::new();
+    BufReader::new(File::open(path).ok()?.take(1 << 16))
+        .read_line(&mut line)
+        .ok()?;
+    if !line.ends_with('\n') {
+        return None;
+    }
+    serde_json::from_str(&line).ok()
+}
+
+/// Refuses an output directory (`root`, the one given as `--out`) that holds another
+/// experiment: a journal at its top or in any of its shards whose config hash or kind
+/// differs from the one about to write there. Called by every command that writes into
+/// `root` before it writes anything.
+pub fn refuse_other_experiment(
+    root: &Path,
+    config: &Config,
+    kind: JournalKind,
+) -> Result<(), BadInput> {
+    let mut dirs = vec![root.to_path_buf()];
+    if let Ok(entries) = fs::read_dir(root.join("shards")) {
+        let mut shards: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        shards.sort();
+        dirs.extend(shards);
+    }
+    for dir in dirs {
+        refuse_other_journal(&dir, config, kind)?;
+    }
+    Ok(())
+}
+
+/// Refuses a directory whose journal (if it has one) was written by another config or
+/// is of another kind.
+pub fn refuse_other_journal(
+    dir: &Path,
+    config: &Config,
+    kind: JournalKind,
+) -> Result<(), BadInput> {
+    let path = dir.join(journal::FILE_NAME);
+    let Some(header) = read_header(&path) else {
+        return Ok(());
+    };
+    if header.kind == kind && header.config_hash == config.journal_hash(kind) {
+        return Ok(());
+    }
+    let what = if header.kind == kind {
+        let old = fs::read_to_string(dir.join(RESOLVED_CONFIG)).unwrap_or_default();
+        format!(
+            "holds another experiment: its journal was written by a different config (only `experiment.workers` and `training.threads` may differ); changed lines:{}",
+            config_diff(&old, &config.to_toml())
+        )
+    } else {
+        format!(
+            "holds another experiment: a {:?} journal, not a {kind:?} one",
+            header.kind
+        )
+    };
+    Err(BadInput::at(
+        &path,
+        format!("nothing was changed, choose another output directory: the directory {what}"),
+    ))
 }
 
 /// Lines of two resolved configs that differ, for a clear refusal on resume.
@@ -192,25 +278,40 @@ pub fn base(config: &Config, scorer: &setup::Scorer) -> Manifest {
         finished: None,
         partial: false,
         table: scorer.table.clone(),
+        memory_limit: scorer.memory.clone(),
     }
 }
 
-/// Reads the manifest of an output directory.
+/// Reads the manifest of an output directory, checking its numbers.
 pub fn read_manifest(out: &Path) -> Result<Manifest> {
     let path = out.join(MANIFEST);
     let text =
         fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a nas manifest", path.display()))
+    let manifest: Manifest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a nas manifest", path.display()))?;
+    manifest
+        .check()
+        .map_err(|e| BadInput::at(&path, format!("not a valid nas manifest: {e}")))?;
+    Ok(manifest)
 }
 
-/// Writes the manifest of an output directory (atomically).
+/// Writes the manifest of an output directory (atomically), after checking that it reads
+/// back: a manifest with a number JSON cannot hold (NaN) is refused, never written.
 pub fn write_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
+    manifest.check().map_err(|e| {
+        anyhow::anyhow!("refusing to write a manifest nas could not read back: {e}")
+    })?;
     let mut text = serde_json::to_string_pretty(manifest).expect("manifest serializes");
     text.push('\n');
     crate::outputs::write_atomic(&out.join(MANIFEST), text.as_bytes())
 }
 
-/// Writes the resolved config of an output directory (atomically).
-pub fn write_config(out: &Path, config: &Config) -> Result<()> {
-    crate::outputs::write_atomic(&out.join(RESOLVED_CONFIG), config.to_toml().as_bytes())
+/// Writes the resolved config of an output directory (atomically), the settings the run
+/// does not use marked ([`Config::unused`]; `table` is the run's table, if any).
+pub fn write_config(out: &Path, config: &Config, table: Option<&TableSummary>) -> Result<()> {
+    let unused = config.unused(table.is_some_and(|t| t.signal.is_some()));
+    crate::outputs::write_atomic(
+        &out.join(RESOLVED_CONFIG),
+        config.to_toml_annotated(&unused).as_bytes(),
+    )
 }

@@ -409,7 +409,14 @@ fn evaluate_final(ctx: &RunContext<'_>, unit: &Unit, best: &Trial) -> FinalEval 
         test: true,
     };
     let (status, reason, metrics) = match ctx.evaluator.evaluate(&request) {
-        Ok(eval) => (eval.status, eval.reason, Some(eval.metrics)),
+        Ok(eval) => match eval.metrics.check() {
+            Ok(()) => (eval.status, eval.reason, Some(eval.metrics)),
+            Err(bad) => (
+                Status::Failed,
+                Some(format!("the evaluator returned {bad}")),
+                None,
+            ),
+        },
         Err(e) => (Status::Failed, Some(e.to_string()), None),
     };
     FinalEval {

@@ -10,7 +10,7 @@ use nas_eval::data::{self, Dataset};
 
 use crate::config::{Config, EvaluatorKind, LoadedConfig, core_error};
 use crate::error::BadInput;
-use crate::manifest::TableSummary;
+use crate::manifest::{MemoryRecord, TableSummary};
 use crate::tabular::TabularEvaluator;
 
 /// A path from a config, relative to the config file.
@@ -103,8 +103,10 @@ pub fn training_evaluator(
         loaded.error(&field, message)
     })?;
     params.subset_seed = subset_seed(config);
-    TrainingEvaluator::new(dataset, split, params)
-        .map_err(|e| loaded.error("training", e.to_string()))
+    TrainingEvaluator::new(dataset, split, params).map_err(|e| match e {
+        nas_eval::Error::MemoryLimit { .. } => loaded.error("training.max_memory", e.to_string()),
+        other => loaded.error("training", other.to_string()),
+    })
 }
 
 /// What scores the trials of a config, with the space bound to its input and a
@@ -122,6 +124,8 @@ pub struct Scorer {
     pub files: Vec<(String, String)>,
     /// For a tabular evaluator: the table's summary.
     pub table: Option<TableSummary>,
+    /// For an evaluator that trains: the memory limit of one trial.
+    pub memory: Option<MemoryRecord>,
 }
 
 /// Default longest wait for one evaluation of an external evaluator, in seconds.
@@ -217,12 +221,14 @@ pub fn scorer(
                 identity: format!("external evaluator `{}`", command.join(" ")),
                 files: Vec::new(),
                 table: None,
+                memory: None,
             })
         }
         EvaluatorKind::Train => {
             let dataset = Arc::new(load_dataset(loaded, data_dir)?);
             let space = bind_space(loaded, dataset.shape)?;
             let evaluator = training_evaluator(loaded, dataset.clone())?;
+            let limit = evaluator.memory_limit();
             Ok(Scorer {
                 evaluator: Box::new(evaluator),
                 space,
@@ -230,6 +236,11 @@ pub fn scorer(
                 identity: dataset.identity.describe(),
                 files: dataset.identity.files.clone(),
                 table: None,
+                memory: Some(MemoryRecord {
+                    bytes: limit.bytes,
+                    configured: limit.configured,
+                    source: limit.source,
+                }),
             })
         }
         EvaluatorKind::Tabular => {
@@ -287,6 +298,7 @@ pub fn scorer(
                 files: info.files.clone(),
                 table: Some(table.summary(&given.to_string_lossy())),
                 evaluator: Box::new(table),
+                memory: None,
             })
         }
     }

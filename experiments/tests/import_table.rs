@@ -236,3 +236,47 @@ fn imported_tables_answer_runs_and_bad_tables_are_refused_before_any_run() {
         "{err}"
     );
 }
+
+#[test]
+fn an_import_never_replaces_another_table_or_an_experiment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = import(tmp.path(), "data.csv", GOOD, "").unwrap();
+    let before = read(&table, "table.json");
+    // The same table imported again replaces it (new data, same name)...
+    import(tmp.path(), "data.csv", &GOOD.replace(",80\n", ",81\n"), "").unwrap();
+    // ... a table of another name does not.
+    fs::write(tmp.path().join("data.csv"), GOOD).unwrap();
+    let spec = spec(tmp.path(), "data.csv", "")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let other = fs::read_to_string(&spec)
+        .unwrap()
+        .replace("name = \"tiny\"", "name = \"other\"");
+    let other_spec = write_config(tmp.path(), "other.toml", &other);
+    let replaced = read(&table, "table.json");
+    assert_ne!(replaced, before);
+    let output = nas()
+        .args(["import-table", other_spec.to_str().unwrap(), "--out"])
+        .arg(&table)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("holds the imported table \"tiny\", not \"other\": nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(read(&table, "table.json"), replaced);
+    // An experiment's directory is not a table's.
+    let run = write_config(tmp.path(), "run.toml", &run_config(&table, ""));
+    let out = tmp.path().join("out");
+    nas_ok("run", &run, &out, &[]);
+    let output = nas()
+        .args(["import-table", other_spec.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("holds an experiment"));
+}

@@ -87,7 +87,13 @@ fn the_tables_are_rebuilt_from_the_published_files_byte_for_byte() {
             .status()
             .unwrap();
         assert!(status.success(), "{}", script.display());
-        let out = tmp.path().join(committed.file_name().unwrap());
+        // One directory per table: NAS-Bench-201's and NAS-Bench-Macro's CIFAR-10 tables
+        // share a folder name, and importing one over the other is refused.
+        let benchmark = committed.parent().unwrap().file_name().unwrap();
+        let out = tmp
+            .path()
+            .join(benchmark)
+            .join(committed.file_name().unwrap());
         nas()
             .args(["import-table", spec.to_str().unwrap(), "--data"])
             .arg(import.join(&data))

@@ -9,6 +9,8 @@
 //! - [`TrainingEvaluator`]: the evaluator a search runs; [`eval_one`] and
 //!   [`EvalReport`]: one evaluation for `nas eval`; [`Network`]: a built network for
 //!   custom loops and benchmarks;
+//! - [`memory`]: a trial's memory estimated before it is built, and the limit that turns
+//!   a network too large for the machine into a failed trial instead of an abort;
 //! - the native engine (private): a purpose-built CPU trainer for the search space's
 //!   layers, bit-identical for any thread count; the candle backend builds the same
 //!   network from stock candle ops as a reference.
@@ -19,6 +21,7 @@ mod engine;
 pub mod error;
 pub mod evaluator;
 pub mod input;
+pub mod memory;
 pub mod model;
 pub mod params;
 mod reference;

@@ -57,6 +57,10 @@ pub struct EvalArgs {
     /// native or candle (the slower reference implementation).
     #[arg(long, default_value = "native")]
     pub backend: String,
+    /// Most memory the trial may need, e.g. 4GiB [default: 3/4 of what the machine has
+    /// free]; a network estimated to need more is refused before it is built.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// Trial seed: weights, batch order, dropout and the validation split.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -100,12 +104,19 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
         .map_err(|e| BadInput::new(format!("--dataset: {e}")))?;
     let optimizer: OptimizerKind = parse_value("--optimizer", &args.optimizer, "adamw, sgd")?;
     let backend: BackendKind = parse_value("--backend", &args.backend, "native, candle")?;
+    let max_memory = args
+        .max_memory
+        .as_deref()
+        .map(|m| m.parse::<nas_eval::memory::ByteSize>())
+        .transpose()
+        .map_err(|e| BadInput::new(format!("--max-memory: {e}")))?;
     let params = TrainParams {
         batch_size: args.batch_size,
         optimizer,
         learning_rate: args.lr,
         threads: args.threads,
         backend,
+        max_memory,
         ..TrainParams::default()
     }
     .check()

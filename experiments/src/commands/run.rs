@@ -17,7 +17,8 @@ use crate::setup;
 pub struct RunArgs {
     /// The experiment config (TOML).
     pub config: PathBuf,
-    /// Output directory [default: out/NAME, with NAME the experiment name].
+    /// Output directory [default: out/NAME, NAME the experiment name with every character
+    /// but letters, digits, '-', '_' and '.' replaced by '-'].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Only these strategies (comma-separated names), e.g. to rerun a subset.
@@ -44,10 +45,21 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         args.strategies.as_deref(),
         args.seeds.as_deref(),
     )?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("out").join(&loaded.config.experiment.name));
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => {
+            let name = &loaded.config.experiment.name;
+            let folder = config::folder_name(name).ok_or_else(|| {
+                loaded.error(
+                    "experiment.name",
+                    format!(
+                        "{name:?} has no letter or digit to name its output folder after: pass --out DIR"
+                    ),
+                )
+            })?;
+            Path::new("out").join(folder)
+        }
+    };
     let logs = exec::run_dir(&out, args.exec.shard).join(exec::LOGS);
     setup::check_programs(&loaded)?;
     let scorer = setup::scorer(&loaded, args.exec.data_dir.as_deref(), &logs)?;

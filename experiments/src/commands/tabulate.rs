@@ -34,6 +34,7 @@ pub fn tabulate(opts: &TabulateArgs) -> Result<RunSummary> {
     exec::apply_overrides(&mut loaded, &opts.exec, None, None)?;
     if let Some(max) = opts.max_architectures {
         loaded.config.tabulate.max_architectures = max;
+        loaded.recheck(&[("tabulate.max_architectures", "--max-architectures")])?;
     }
     if loaded.config.evaluator.kind == config::EvaluatorKind::Tabular {
         return Err(loaded
@@ -48,6 +49,20 @@ pub fn tabulate(opts: &TabulateArgs) -> Result<RunSummary> {
     let scorer = setup::scorer(&loaded, opts.exec.data_dir.as_deref(), &logs)?;
     let archs = tabular::architectures(&scorer.space, loaded.config.tabulate.max_architectures)
         .map_err(|e| loaded.error("tabulate.max_architectures", e))?;
+    let seeds = u64::from(loaded.config.tabulate.seeds);
+    let rows = archs.len() as u64 * seeds;
+    if rows > config::MAX_TABULATED {
+        return Err(loaded
+            .error(
+                "tabulate.seeds",
+                format!(
+                    "{} architectures x {seeds} seeds = {rows} trainings, above the {} rows a table may hold (each row is held in memory): use fewer seeds or a smaller space",
+                    archs.len(),
+                    config::MAX_TABULATED
+                ),
+            )
+            .into());
+    }
     let plan = tabular::TabulatePlan {
         config: &loaded.config,
         archs,

@@ -10,12 +10,28 @@ use super::{Output, Report};
 use crate::config::Config;
 use crate::outputs::write_atomic;
 
+/// `s` as LaTeX text: every character LaTeX treats specially (`\ { } $ & # ^ _ % ~`,
+/// and `< > |`, which the default font encoding prints as other glyphs) written as the
+/// command that prints it; control characters become spaces.
 pub(crate) fn latex_escape(s: &str) -> String {
-    s.replace('\\', "\\textbackslash{}")
-        .replace('_', "\\_")
-        .replace('&', "\\&")
-        .replace('%', "\\%")
-        .replace('#', "\\#")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '{' | '}' | '$' | '&' | '#' | '_' | '%' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '^' => out.push_str("\\textasciicircum{}"),
+            '~' => out.push_str("\\textasciitilde{}"),
+            '<' => out.push_str("\\textless{}"),
+            '>' => out.push_str("\\textgreater{}"),
+            '|' => out.push_str("\\textbar{}"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A booktabs table of the summary, the best mean of each column bolded.
@@ -92,5 +108,51 @@ impl Output for Latex {
             &out.join("tables.tex"),
             latex(r.config, r.analysis).as_bytes(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_special_character_is_escaped() {
+        assert_eq!(
+            latex_escape("ResNet-ish ~ budget $5 ^ {v2}"),
+            "ResNet-ish \\textasciitilde{} budget \\$5 \\textasciicircum{} \\{v2\\}"
+        );
+        assert_eq!(
+            latex_escape("a\\b_c&d%e#f<g>h|i"),
+            "a\\textbackslash{}b\\_c\\&d\\%e\\#f\\textless{}g\\textgreater{}h\\textbar{}i"
+        );
+        // No brace is left unbalanced and no special character unescaped.
+        let hostile = "}{\\$$^^~~__&&##%%|<>\n";
+        let escaped = latex_escape(hostile);
+        let mut depth = 0i32;
+        let mut chars = escaped.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    // A command or an escaped character: skip the name or the character.
+                    if chars.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
+                        while chars.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
+                            chars.next();
+                        }
+                    } else {
+                        chars.next();
+                    }
+                }
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    assert!(depth >= 0, "{escaped}");
+                }
+                '$' | '^' | '~' | '_' | '&' | '#' | '%' | '\n' => {
+                    panic!("{c:?} unescaped in {escaped}")
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(depth, 0, "{escaped}");
     }
 }

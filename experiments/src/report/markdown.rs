@@ -15,6 +15,48 @@ use crate::manifest::Manifest;
 use crate::outputs::write_atomic;
 use crate::records::RunRecord;
 
+/// `s` as Markdown text on one line: the characters that start markup inline (emphasis,
+/// code, links, HTML, GitHub's tables, strikethrough and math) escaped, control
+/// characters (a newline would start a heading or a list) as spaces.
+pub(crate) fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '$' | '&' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as a Markdown code span on one line (a fence longer than any run of backticks in
+/// it); in a table cell (`in_table`) with `|` escaped, as GitHub's tables need even in
+/// code.
+pub(crate) fn md_code(s: &str, in_table: bool) -> String {
+    let mut text: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if in_table {
+        text = text.replace('|', "\\|");
+    }
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// How the reason of a trial refused for memory starts (nas-eval's `Error::Memory`).
+const MEMORY_REFUSAL: &str = "needs an estimated";
+
 pub(crate) fn p_value(p: f64) -> String {
     if p < 1e-4 {
         format!("{p:.2e}")
@@ -45,8 +87,8 @@ pub(crate) fn summary_markdown(a: &Analysis, manifest: &Manifest) -> String {
             if let Some(o) = o {
                 let _ = writeln!(
                     out,
-                    "| *{what}* (`{}`) | – | {:.2} | – | {:.2} | – | – |",
-                    o.arch.replace('|', "\\|"),
+                    "| *{what}* ({}) | – | {:.2} | – | {:.2} | – | – |",
+                    md_code(&o.arch, true),
                     o.val_acc * 100.0,
                     o.test_acc * 100.0
                 );
@@ -153,7 +195,11 @@ pub(crate) fn report_markdown(
 ) -> String {
     let e = &config.experiment;
     let mut out = String::new();
-    let _ = writeln!(out, "# {}: comparison of search strategies\n", e.name);
+    let _ = writeln!(
+        out,
+        "# {}: comparison of search strategies\n",
+        md_text(&e.name)
+    );
     if manifest.partial {
         let unfinished: Vec<String> = runs
             .iter()
@@ -174,75 +220,60 @@ pub(crate) fn report_markdown(
         Some(t) if t.signal.is_some() => {
             let _ = writeln!(
                 out,
-                "- **Data**: {} ({}). Trials are looked up in the imported table `{}` ({}, {} architectures, table SHA-256 `{}`): {}.",
-                manifest.dataset,
-                manifest.data_identity,
-                t.path,
-                t.name.as_deref().unwrap_or_default(),
+                "- **Data**: {} ({}). Trials are looked up in the imported table {} ({}, {} architectures, table SHA-256 {}): {}.",
+                md_text(&manifest.dataset),
+                md_text(&manifest.data_identity),
+                md_code(&t.path, false),
+                md_text(t.name.as_deref().unwrap_or_default()),
                 t.architectures,
-                &t.sha256[..16.min(t.sha256.len())],
-                t.description.as_deref().unwrap_or_default()
+                md_code(&t.sha256[..16.min(t.sha256.len())], false),
+                md_text(t.description.as_deref().unwrap_or_default())
             );
             let _ = writeln!(
                 out,
                 "- **Values used**: a trial's fitness (the search signal) is the {}; a run's final test accuracy is the {}, of the architecture with the best signal; a trial's simulated training time is the training seconds recorded with the signal.",
-                t.signal.as_deref().unwrap_or_default(),
-                t.report.as_deref().unwrap_or_default()
+                md_text(t.signal.as_deref().unwrap_or_default()),
+                md_text(t.report.as_deref().unwrap_or_default())
             );
         }
         Some(t) => {
             let _ = writeln!(
                 out,
-                "- **Data**: {} ({}). Trials are looked up in the table `{}` ({} architectures x {} recorded training seeds, table SHA-256 `{}`): each trial gets one recorded seed, chosen by its trial seed; a run's final test accuracy is the one recorded with the seed of its best trial.",
-                manifest.dataset,
-                manifest.data_identity,
-                t.path,
+                "- **Data**: {} ({}). Trials are looked up in the table {} ({} architectures x {} recorded training seeds, table SHA-256 {}): each trial gets one recorded seed, chosen by its trial seed; a run's final test accuracy is the one recorded with the seed of its best trial.",
+                md_text(&manifest.dataset),
+                md_text(&manifest.data_identity),
+                md_code(&t.path, false),
                 t.architectures,
                 t.seeds,
-                &t.sha256[..16.min(t.sha256.len())]
+                md_code(&t.sha256[..16.min(t.sha256.len())], false)
             );
         }
         None => {
             let _ = writeln!(
                 out,
                 "- **Data**: {} ({}), validation split of {} training images fixed by the experiment seed; the test set is used only for the final evaluation.",
-                manifest.dataset, manifest.data_identity, config.data.validation_size
+                md_text(&manifest.dataset),
+                md_text(&manifest.data_identity),
+                config.data.validation_size
             );
         }
     }
     let imported = manifest.table.as_ref().is_some_and(|t| t.signal.is_some());
     let discard = e.over_budget == nas_core::OverBudget::Discard;
+    let rule = budget_rule(config, runs)
+        .map(|r| format!("; {r}"))
+        .unwrap_or_default();
     if imported || discard {
-        let limit = e
-            .max_train_epochs
-            .map(|m| format!("{m} training epochs"))
-            .or(e
-                .max_train_seconds
-                .map(|m| format!("{m} recorded training seconds")));
         let _ = writeln!(
             out,
-            "- **Budget**: at most {} evaluations per run{}.",
-            e.evaluations,
-            match (limit, discard) {
-                (Some(l), true) => format!(
-                    ", and at most {l}: a trial that would exceed them is discarded and ends the run (NAS-Bench-201's rule)"
-                ),
-                (Some(l), false) =>
-                    format!(", stopping once the trials reach {l} (the last trial may exceed them)"),
-                (None, _) => String::new(),
-            }
+            "- **Budget**: at most {} evaluations per run{rule}.",
+            e.evaluations
         );
     } else {
         let _ = writeln!(
             out,
-            "- **Budget**: {} evaluations per run{}; each trial trains {} epoch(s){}.",
+            "- **Budget**: {} evaluations per run; each trial trains {} epoch(s){}{rule}.",
             e.evaluations,
-            e.max_train_epochs
-                .map(|m| format!(" (at most {m} training epochs)"))
-                .or(e
-                    .max_train_seconds
-                    .map(|m| format!(" (at most {m} recorded training seconds)")))
-                .unwrap_or_default(),
             config.budget.epochs,
             config.budget.train_subset.map_or_else(
                 || " on the whole training split".into(),
@@ -270,13 +301,16 @@ pub(crate) fn report_markdown(
     );
     let _ = writeln!(
         out,
-        "- **Provenance**: nas {} (git {}), {}, {} × {} cores; config hash `{}`. Full settings: [`config.resolved.toml`](config.resolved.toml), [`manifest.json`](manifest.json).\n",
-        manifest.nas_version,
-        manifest.git_revision,
-        manifest.rustc,
-        manifest.cpu,
+        "- **Provenance**: nas {} (git {}), {}, {} × {} cores; config hash {}. Full settings: [`config.resolved.toml`](config.resolved.toml), [`manifest.json`](manifest.json).\n",
+        md_text(&manifest.nas_version),
+        md_text(&manifest.git_revision),
+        md_text(&manifest.rustc),
+        md_text(&manifest.cpu),
         manifest.cores,
-        &manifest.config_hash[..16.min(manifest.config_hash.len())]
+        md_code(
+            &manifest.config_hash[..16.min(manifest.config_hash.len())],
+            false
+        )
     );
 
     let _ = writeln!(out, "## Summary\n");
@@ -356,6 +390,43 @@ pub(crate) fn report_markdown(
         out,
         "\nDiverged and failed trials count against the budget and never rank. A repeated proposal is not retrained: it reuses the run's earlier result (`cached`) and counts against the budget.\n"
     );
+    let too_large = runs
+        .iter()
+        .flat_map(|r| r.trials.iter())
+        .filter(|t| {
+            t.status == Status::Failed
+                && !t.cached
+                && t.reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(MEMORY_REFUSAL))
+        })
+        .count();
+    if too_large > 0 {
+        let _ = write!(
+            out,
+            "{too_large} trial(s) failed without training because their network was estimated to need more memory than a trial may use"
+        );
+        match &manifest.memory_limit {
+            Some(m) if m.configured => {
+                let _ = writeln!(
+                    out,
+                    " ({}, `training.max_memory`: the same on every machine).\n",
+                    nas_eval::memory::human(m.bytes)
+                );
+            }
+            Some(m) => {
+                let _ = writeln!(
+                    out,
+                    " ({}: {}). **This limit depends on the machine**: another machine may train them. Set `training.max_memory` for a limit that does not.\n",
+                    nas_eval::memory::human(m.bytes),
+                    md_text(&m.source)
+                );
+            }
+            None => {
+                let _ = writeln!(out, " (see each trial's reason in `trials.csv`).\n");
+            }
+        }
+    }
 
     let has_random = config.strategies.iter().any(|s| s.kind.name() == "random");
     let _ = writeln!(
@@ -380,6 +451,62 @@ pub(crate) fn report_markdown(
     out
 }
 
+/// A measured amount for prose: at most two decimals, without trailing zeros.
+fn short(x: f64) -> String {
+    let text = format!("{x:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The most any run spent of a metric (its trials that trained: cached repeats cost
+/// nothing), summed as `runs.csv` sums `epochs_used`.
+fn most_spent(runs: &[RunRecord], metric: fn(&nas_core::Metrics) -> f64) -> f64 {
+    runs.iter()
+        .map(|r| {
+            r.trials
+                .iter()
+                .filter(|t| !t.cached)
+                .filter_map(|t| t.metrics.as_ref())
+                .map(metric)
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The training budget of a run as the rule that was applied (`max_train_epochs`,
+/// `max_train_seconds` and `over_budget`) and the most any run actually spent; None
+/// without such a budget.
+fn budget_rule(config: &Config, runs: &[RunRecord]) -> Option<String> {
+    let e = &config.experiment;
+    let mut limits = Vec::new();
+    let mut spent = Vec::new();
+    if let Some(m) = e.max_train_epochs {
+        limits.push(format!("{} training epochs", super::number(m)));
+        spent.push(format!(
+            "{} training epochs",
+            short(most_spent(runs, |m| m.epochs))
+        ));
+    }
+    if let Some(m) = e.max_train_seconds {
+        limits.push(format!("{} recorded training seconds", super::number(m)));
+        spent.push(format!(
+            "{} recorded training seconds",
+            short(most_spent(runs, |m| m.train_seconds))
+        ));
+    }
+    if limits.is_empty() {
+        return None;
+    }
+    let (limit, spent) = (limits.join(" or "), spent.join(" and "));
+    Some(match e.over_budget {
+        nas_core::OverBudget::Discard => format!(
+            "a run ends before the trial that would take its trials past {limit} in total: that trial is discarded (NAS-Bench-201's rule), so no run exceeds the limit (the most a run spent: {spent})"
+        ),
+        nas_core::OverBudget::Keep => format!(
+            "a run stops once its trials have trained {limit} in total: the trial that crosses the limit still counts, so a run may exceed it (the most a run spent: {spent})"
+        ),
+    })
+}
+
 pub(crate) fn compact_list(xs: &[u32]) -> String {
     let contiguous = xs.windows(2).all(|w| w[1] == w[0] + 1);
     match xs {
@@ -399,5 +526,38 @@ impl Output for Markdown {
             &out.join(REPORT),
             report_markdown(r.config, r.runs, r.analysis, r.manifest).as_bytes(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_text_and_code_cannot_start_markup() {
+        assert_eq!(
+            md_text("mnist-baselines (CIFAR-10)"),
+            "mnist-baselines (CIFAR-10)"
+        );
+        assert_eq!(
+            md_text("a\n# injected *b* _c_ [d](e) <f> | ~~g~~ $h$ &amp; `i` \\"),
+            "a \\# injected \\*b\\* \\_c\\_ \\[d\\](e) \\<f\\> \\| \\~\\~g\\~\\~ \\$h\\$ \\&amp; \\`i\\` \\\\"
+        );
+        assert_eq!(
+            md_code("|none~0|+|skip~1|", true),
+            "`\\|none~0\\|+\\|skip~1\\|`"
+        );
+        assert_eq!(md_code("a|b", false), "`a|b`");
+        assert_eq!(md_code("x `y` z", false), "``x `y` z``");
+        assert_eq!(md_code("`edge", false), "`` `edge ``");
+        assert_eq!(md_code("two\nlines", false), "`two lines`");
+    }
+
+    #[test]
+    fn measured_amounts_are_short() {
+        assert_eq!(short(3.0), "3");
+        assert_eq!(short(106.00000000000001), "106");
+        assert_eq!(short(2.53125), "2.53");
+        assert_eq!(short(0.0), "0");
     }
 }

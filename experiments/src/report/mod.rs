@@ -26,6 +26,18 @@ const ALPHA: f64 = 0.05;
 /// Bootstrap resamples for the summary's bootstrap intervals.
 const RESAMPLES: usize = 10_000;
 
+/// A number in the shortest form that reads back to the same double, in scientific
+/// notation (`1e-300`, `2.5e20`) outside [1e-6, 1e16) so that no value is written as a
+/// few hundred digits.
+pub(crate) fn number(x: f64) -> String {
+    let a = x.abs();
+    if x == 0.0 || !x.is_finite() || (1e-6..1e16).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// What every output is made from.
 pub(crate) struct Report<'a> {
     /// The experiment.
@@ -76,4 +88,33 @@ pub fn write_all(
         output.write(out, &report)?;
     }
     Ok(markdown::summary_markdown(&analysis, manifest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn numbers_read_back_and_stay_short() {
+        for x in [
+            0.0,
+            1.0,
+            2.5,
+            0.9532,
+            1e-300,
+            1.5e20,
+            -3e-7,
+            12000.0,
+            106.00000000000001,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+        ] {
+            let text = number(x);
+            assert!(text.len() <= 24, "{x}: {text}");
+            assert_eq!(text.parse::<f64>().unwrap(), x, "{text}");
+        }
+        assert_eq!(number(1e-300), "1e-300");
+        assert_eq!(number(2.5), "2.5");
+        assert_eq!(number(12000.0), "12000");
+    }
 }

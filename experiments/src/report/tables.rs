@@ -15,7 +15,7 @@ use crate::outputs::write_atomic;
 use crate::records::RunRecord;
 
 pub(crate) fn num(x: f64) -> String {
-    format!("{x}")
+    super::number(x)
 }
 
 pub(crate) fn opt(x: Option<f64>) -> String {
@@ -30,16 +30,28 @@ pub(crate) fn opt_fixed(x: Option<f64>) -> String {
     x.map(fixed).unwrap_or_default()
 }
 
-/// Builds a CSV in memory.
-pub(crate) fn csv_bytes<R: Serialize>(rows: &[R]) -> Result<Vec<u8>> {
+/// Builds a CSV in memory, always with its header: without rows (a comparison of one
+/// strategy has no pairwise tests), the header alone, taken from a default row.
+pub(crate) fn csv_bytes<R: Serialize + Default>(rows: &[R]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r)?;
     }
-    w.into_inner().context("cannot build a CSV table")
+    let mut bytes = w.into_inner().context("cannot build a CSV table")?;
+    if rows.is_empty() {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(R::default())?;
+        let one = w.into_inner().context("cannot build a CSV table")?;
+        let end = one
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(one.len(), |i| i + 1);
+        bytes = one[..end].to_vec();
+    }
+    Ok(bytes)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct TrialRow {
     strategy: String,
     repetition: u32,
@@ -47,7 +59,7 @@ pub(crate) struct TrialRow {
     seed: u64,
     arch_id: String,
     arch: String,
-    status: Status,
+    status: String,
     reason: String,
     cached: bool,
     val_acc: String,
@@ -77,7 +89,7 @@ pub(crate) fn trial_rows(runs: &[RunRecord]) -> Vec<TrialRow> {
                 seed: t.seed,
                 arch_id: t.arch.id().to_string(),
                 arch: t.arch.to_string(),
-                status: t.status,
+                status: t.status.to_string(),
                 reason: t.reason.clone().unwrap_or_default(),
                 cached: t.cached,
                 val_acc: opt(m.and_then(|m| m.val_acc)),
@@ -94,7 +106,7 @@ pub(crate) fn trial_rows(runs: &[RunRecord]) -> Vec<TrialRow> {
     rows
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct RunRow {
     strategy: String,
     repetition: u32,
@@ -154,7 +166,7 @@ pub(crate) fn run_rows(config: &Config, runs: &[RunRecord]) -> Vec<RunRow> {
         .collect()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct TimingRow {
     strategy: String,
     repetition: u32,
@@ -188,7 +200,7 @@ pub(crate) fn timing_rows(runs: &[RunRecord]) -> Vec<TimingRow> {
     rows
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct SummaryRow {
     strategy: String,
     runs: usize,
@@ -258,7 +270,7 @@ pub(crate) fn summary_rows(a: &Analysis) -> Vec<SummaryRow> {
         .collect()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct TestRow {
     metric: String,
     a: String,
@@ -326,5 +338,21 @@ impl Output for CsvTables {
             &csv_bytes(&test_rows(&r.analysis.tests))?,
         )?;
         write_atomic(&out.join("timings.csv"), &csv_bytes(&timing_rows(r.runs))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_table_still_has_its_header() {
+        let bytes = csv_bytes::<TestRow>(&[]).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("metric,a,b,n_a,n_b,"), "{text}");
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.ends_with('\n'));
+        let trials = String::from_utf8(csv_bytes::<TrialRow>(&[]).unwrap()).unwrap();
+        assert!(trials.starts_with("strategy,repetition,trial,seed,arch_id,arch,status,reason,"));
     }
 }

@@ -111,8 +111,7 @@ pub fn read_wide(dir: &Path) -> Result<(WideManifest, Vec<(Architecture, Record)
     let manifest: WideManifest = serde_json::from_str(&text)
         .map_err(|e| BadInput::at(&json_path, format!("not a nas table manifest: {e}")))?;
     let csv_path = dir.join(TABLE_CSV);
-    let bytes = std::fs::read(&csv_path)
-        .map_err(|e| BadInput::at(&csv_path, format!("cannot read the table: {e}")))?;
+    let bytes = super::read_bounded(&csv_path, "table")?;
     let sha = hex(&sha2::Digest::finalize(
         <sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes),
     ));

@@ -101,10 +101,21 @@ pub struct Imported {
     pub dir: PathBuf,
 }
 
+/// SHA-256 of a file, read in pieces (a source file may be larger than the memory).
 fn sha256_file(path: &Path) -> Result<String, BadInput> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| BadInput::at(path, format!("cannot read the file: {e}")))?;
-    Ok(hex(&Sha256::digest(&bytes)))
+    use std::io::Read;
+    let err = |e: std::io::Error| BadInput::at(path, format!("cannot read the file: {e}"));
+    let mut file = std::fs::File::open(path).map_err(err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 /// Reads and checks an import spec and its data (`data` overrides the spec's `data`), and
@@ -258,13 +269,14 @@ pub fn import(spec_path: &Path, data: Option<&Path>, out: &Path) -> Result<Impor
         columns,
         table_sha256: hex(&Sha256::digest(&csv)),
     };
+    let _lock = crate::outdir::lock(out)?;
     if out.join(crate::journal::FILE_NAME).exists() {
         return Err(BadInput::at(
             out,
             "holds an experiment (journal.jsonl), not a table: choose another --out",
         ));
     }
-    let _lock = crate::outdir::lock(out)?;
+    refuse_other_table(out, &manifest.name)?;
     let io = |e: anyhow::Error| BadInput::at(out, format!("{e:#}"));
     write_atomic(&out.join(TABLE_CSV), &csv).map_err(io)?;
     let mut json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
@@ -274,6 +286,40 @@ pub fn import(spec_path: &Path, data: Option<&Path>, out: &Path) -> Result<Impor
         manifest,
         dir: out.to_path_buf(),
     })
+}
+
+/// Refuses an output directory that holds another table: one made by `nas tabulate`, or
+/// an imported one of another name (importing the same table again replaces it).
+fn refuse_other_table(out: &Path, name: &str) -> Result<(), BadInput> {
+    let path = out.join(TABLE_JSON);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    #[derive(Deserialize)]
+    struct Head {
+        version: Option<u32>,
+        name: Option<String>,
+    }
+    let head: Option<Head> = serde_json::from_str(&text).ok();
+    match head {
+        Some(Head {
+            version: Some(v),
+            name: Some(old),
+        }) if v == wide::WIDE_VERSION && old == name => Ok(()),
+        Some(Head {
+            version: Some(v),
+            name: Some(old),
+        }) if v == wide::WIDE_VERSION => Err(BadInput::at(
+            &path,
+            format!(
+                "holds the imported table {old:?}, not {name:?}: nothing was changed; choose another --out (or remove it to replace it)"
+            ),
+        )),
+        _ => Err(BadInput::at(
+            &path,
+            "holds a table this import did not make (one made by nas tabulate, or no nas table): nothing was changed; choose another --out",
+        )),
+    }
 }
 
 /// A value as written, checked (it is kept as written: the table declares the unit).
@@ -312,8 +358,7 @@ fn read_data(
     space: &SearchSpace,
     unit: AccuracyUnit,
 ) -> Result<Vec<(usize, Architecture, Record)>, BadInput> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| BadInput::at(path, format!("cannot read the data: {e}")))?;
+    let bytes = super::read_bounded(path, "data")?;
     let is_json = path.extension().is_some_and(|e| e == "json");
     let mut out = Vec::new();
     let cell_error = |row: usize, column: &str, msg: String| {

@@ -24,3 +24,41 @@ pub use table::{
     write_table,
 };
 pub use wide::{AccuracyUnit, Metric, Noise, Pick, WideManifest};
+
+/// Largest table or data file nas reads (every byte is held in memory, and parsed into
+/// more): far above the published benchmarks (NAS-Bench-201's tables are 3 MB), low
+/// enough that a wrong file is refused rather than exhausting the memory.
+pub const MAX_TABLE_BYTES: u64 = 1 << 30;
+
+/// Reads a table or data file of at most [`MAX_TABLE_BYTES`], checking its size before
+/// reading it.
+pub(crate) fn read_bounded(
+    path: &std::path::Path,
+    what: &str,
+) -> Result<Vec<u8>, crate::error::BadInput> {
+    use std::io::Read;
+    let err = |e: std::io::Error| {
+        crate::error::BadInput::at(path, format!("cannot read the {what}: {e}"))
+    };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let too_large = || {
+        crate::error::BadInput::at(
+            path,
+            format!(
+                "the {what} is larger than {} GiB, the most nas reads: is it the right file?",
+                MAX_TABLE_BYTES >> 30
+            ),
+        )
+    };
+    if file.metadata().map_err(err)?.len() > MAX_TABLE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TABLE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(err)?;
+    if bytes.len() as u64 > MAX_TABLE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
