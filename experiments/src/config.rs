@@ -1,6 +1,7 @@
 //! The experiment config: one TOML file with the data, search space, training budget,
 //! strategies and repetitions. Parsing is strict (`deny_unknown_fields`); every range
-//! check names the file, line and column, the field and what is allowed.
+//! check names the file, line and column, the field and what is allowed. A value given
+//! by a command-line flag goes through the same checks ([`LoadedConfig::recheck`]).
 //!
 //! ```toml
 //! [experiment]
@@ -24,6 +25,7 @@
 //!
 //! [training]             # how a trial trains (nas_eval::TrainParams)
 //! batch_size = 128
+//! # max_memory = "4GiB"  # default: 3/4 of what the machine has free (nas_eval::memory)
 //!
 //! [[strategy]]
 //! kind = "random"
@@ -41,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::BadInput;
-use crate::registry::StrategyKind;
+use crate::registry::{StrategyKind, StrategySpec, kind_names};
 
 fn default_name() -> String {
     "experiment".into()
@@ -58,6 +60,10 @@ fn yes() -> bool {
     true
 }
 
+fn is_keep(o: &nas_core::OverBudget) -> bool {
+    *o == nas_core::OverBudget::Keep
+}
+
 fn default_validation_size() -> usize {
     5000
 }
@@ -68,6 +74,12 @@ const MAX_REPETITIONS: u32 = 100_000;
 const MAX_EVALUATIONS: u32 = 1_000_000;
 const MAX_WORKERS: usize = 256;
 const MAX_EPOCHS: u32 = 10_000;
+/// Most architectures `nas tabulate` may enumerate: each is held in memory and trained
+/// `tabulate.seeds` times, so a larger value is a typo, not a plan (NAS-Bench-101, the
+/// largest published table, has 423,624).
+pub const MAX_TABULATED: u64 = 1_000_000;
+/// Longest experiment name (a title: it heads the report and the LaTeX caption).
+const MAX_NAME: usize = 200;
 
 /// A whole experiment, as written (with defaults filled in once parsed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +136,11 @@ pub struct ExperimentSection {
     /// machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_train_seconds: Option<f64>,
+    /// Whether the trial that takes a run past `max_train_epochs` or `max_train_seconds`
+    /// counts (`keep`, the default: the run may overrun by one trial) or is discarded and
+    /// ends the run within its budget (`discard`, NAS-Bench-201's protocol).
+    #[serde(default, skip_serializing_if = "is_keep")]
+    pub over_budget: nas_core::OverBudget,
     /// Runs executed in parallel (default: one per core). Never changes results.
     #[serde(default = "default_workers")]
     pub workers: usize,
@@ -168,8 +185,10 @@ pub enum EvaluatorKind {
     /// Train every trial on the data (nas-eval).
     #[default]
     Train,
-    /// Look every trial up in a table made by `nas tabulate`.
+    /// Look every trial up in a table made by `nas tabulate` or `nas import-table`.
     Tabular,
+    /// Ask an external process (`command`), speaking nas's protocol.
+    External,
 }
 
 /// `[evaluator]`
@@ -182,6 +201,25 @@ pub struct EvaluatorSection {
     /// The table directory (for `kind = "tabular"`), relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<PathBuf>,
+    /// Which recorded value is a trial's fitness (imported tables; default: the table's):
+    /// `{ fidelity = 12, metric = "val_acc", noise = "mean" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<crate::tabular::Pick>,
+    /// Which recorded value is a run's final test accuracy (imported tables; default: the
+    /// table's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::tabular::Pick>,
+    /// The program and arguments of an external evaluator (`kind = "external"`), run in
+    /// the config file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Params passed to an external evaluator at `init`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<toml::Table>,
+    /// Longest wait, in seconds, for one evaluation of an external evaluator (default
+    /// 3600); a trial that takes longer fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
 }
 
 fn default_tabulate_seeds() -> u32 {
@@ -231,9 +269,20 @@ pub struct StrategySection {
     /// Unique name in tables (default: the kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The algorithm's params; absent ones take the documented defaults.
+    /// The algorithm's params as written; once the config is checked, with every default
+    /// written out (the spec's params).
     #[serde(default)]
     pub params: toml::Table,
+    /// The program and arguments of an external strategy (`kind = "external"`), run in
+    /// the config file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Longest wait, in seconds, for any answer of an external strategy (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// The params parsed and checked once, when the config is loaded.
+    #[serde(skip)]
+    pub spec: Option<StrategySpec>,
 }
 
 impl StrategySection {
@@ -243,6 +292,16 @@ impl StrategySection {
             .clone()
             .unwrap_or_else(|| self.kind.name().to_string())
     }
+
+    /// The checked params (present in every config that [`load`] or [`parse`] returned).
+    pub fn spec(&self) -> Result<&StrategySpec, BadInput> {
+        self.spec.as_ref().ok_or_else(|| {
+            BadInput::new(format!(
+                "strategy `{}` was not checked (load the config with config::load)",
+                self.name()
+            ))
+        })
+    }
 }
 
 impl Config {
@@ -251,7 +310,10 @@ impl Config {
         if self.strategies.is_empty() {
             return Err((
                 "strategy".into(),
-                "no strategies: add at least one [[strategy]] with kind = \"random\", \"genetic\", \"evolution\", \"reinforce\" or \"qlearning\"".into(),
+                format!(
+                    "no strategies: add at least one [[strategy]] with a kind (one of {})",
+                    kind_names()
+                ),
             ));
         }
         Ok(())
@@ -300,6 +362,130 @@ impl Config {
     }
 }
 
+/// A setting a run does not use, and why (see [`Config::unused`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unused {
+    /// Dotted path of the field or section (`training`, `data.validation_size`).
+    pub field: &'static str,
+    /// Why it is not used.
+    pub why: &'static str,
+}
+
+impl Config {
+    /// The settings `nas run` does not use with this config: a tabular run trains
+    /// nothing, so its `[training]`, data set and validation split are the table's
+    /// business; a run on an imported table (`imported`) also ignores `[budget]`, its
+    /// trials reading the recorded values `evaluator.signal` picks; an external evaluator
+    /// trains its own way (`[training]`, the validation split and the data folder are not
+    /// sent to it).
+    pub fn unused(&self, imported: bool) -> Vec<Unused> {
+        match self.evaluator.kind {
+            EvaluatorKind::Train => return Vec::new(),
+            EvaluatorKind::External => {
+                const ASKED: &str = "an external evaluator trains trials its own way: it is sent the architecture, the budget and evaluator.params";
+                let mut out = vec![
+                    Unused {
+                        field: "data.validation_size",
+                        why: ASKED,
+                    },
+                    Unused {
+                        field: "training",
+                        why: ASKED,
+                    },
+                ];
+                if self.data.dir.is_some() {
+                    out.insert(
+                        0,
+                        Unused {
+                            field: "data.dir",
+                            why: ASKED,
+                        },
+                    );
+                }
+                return out;
+            }
+            EvaluatorKind::Tabular => {}
+        }
+        const LOOKED_UP: &str = "a tabular run looks every trial up in its table";
+        let mut out = vec![
+            Unused {
+                field: "data.dataset",
+                why: LOOKED_UP,
+            },
+            Unused {
+                field: "data.validation_size",
+                why: LOOKED_UP,
+            },
+            Unused {
+                field: "training",
+                why: LOOKED_UP,
+            },
+        ];
+        if self.data.dir.is_some() {
+            out.insert(
+                0,
+                Unused {
+                    field: "data.dir",
+                    why: LOOKED_UP,
+                },
+            );
+        }
+        if imported {
+            out.push(Unused {
+                field: "budget",
+                why: "an imported table answers with the recorded values evaluator.signal picks",
+            });
+        }
+        out
+    }
+
+    /// [`Config::to_toml`] with every setting in `unused` marked by a comment where it is
+    /// written (a section on its header line, a field on its own line). The comments do not
+    /// change what the file reads back as.
+    pub fn to_toml_annotated(&self, unused: &[Unused]) -> String {
+        let mut section = String::new();
+        let mut out = String::new();
+        for line in self.to_toml().lines() {
+            let trimmed = line.trim();
+            let field =
+                if let Some(header) = trimmed.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                    section = header.trim_matches(['[', ']']).to_string();
+                    section.clone()
+                } else if let Some((key, _)) = trimmed.split_once('=') {
+                    format!("{section}.{}", key.trim())
+                } else {
+                    String::new()
+                };
+            out.push_str(line);
+            if let Some(u) = unused.iter().find(|u| u.field == field) {
+                out.push_str(&format!("  # not used: {}", u.why));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The folder `nas run` writes into without `--out` (under `out/`): the experiment name
+/// with every run of characters other than letters, digits, `-`, `_` and `.` replaced by
+/// one `-`, and no leading `.` or `-`, so that no name can point outside `out/` or into a
+/// sub-folder. None when nothing is left (pass `--out`).
+pub fn folder_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out
+        .trim_start_matches(['.', '-'])
+        .trim_end_matches('-')
+        .to_string();
+    (!out.is_empty()).then_some(out)
+}
+
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -340,6 +526,46 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedConfig, BadInput> {
 }
 
 impl LoadedConfig {
+    /// Checks the config again after command-line flags changed it, so that a value a
+    /// flag gives goes through the same checks as one the file gives. `flags` maps each
+    /// field a flag set (`experiment.seeds`) to the flag (`--seeds`), which an error
+    /// about that field then names.
+    pub fn recheck(&mut self, flags: &[(&str, &str)]) -> Result<(), BadInput> {
+        check(&mut self.config).map_err(|(field, message)| {
+            let by_flag = flags
+                .iter()
+                .find(|(f, _)| field == *f || field.starts_with(&format!("{f}.")));
+            match by_flag {
+                Some((_, flag)) => BadInput::new(format!("{flag}: {message}")),
+                None => self.error(&field, message),
+            }
+        })
+    }
+
+    /// True when the file itself writes `field` (a dotted path; a default is not
+    /// written).
+    pub fn written(&self, field: &str) -> bool {
+        use toml::de::{DeTable, DeValue};
+        let Ok(root) = DeTable::parse(&self.source) else {
+            return false;
+        };
+        let mut table = root.get_ref();
+        let parts: Vec<&str> = field.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(value) = table.get(*part) else {
+                return false;
+            };
+            if i + 1 == parts.len() {
+                return true;
+            }
+            match value.get_ref() {
+                DeValue::Table(t) => table = t,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// An error about `field` (a dotted path like `strategy[1].params.population`),
     /// located in the source where possible.
     pub fn error(&self, field: &str, message: impl Into<String>) -> BadInput {
@@ -393,6 +619,15 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
     let e = &config.experiment;
     if e.name.trim().is_empty() {
         return Err(invalid("experiment.name", "\"\"", "a non-empty title"));
+    }
+    if e.name.chars().count() > MAX_NAME || e.name.chars().any(char::is_control) {
+        return Err(invalid(
+            "experiment.name",
+            format!("{:?}", e.name),
+            &format!(
+                "a title on one line of at most {MAX_NAME} characters, without control characters (any other character is escaped where the name is written)"
+            ),
+        ));
     }
     match (e.repetitions, &e.seeds) {
         (Some(_), Some(_)) => {
@@ -456,12 +691,21 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
                 "a positive number of seconds",
             ));
         }
-        if config.evaluator.kind != EvaluatorKind::Tabular {
+        if config.evaluator.kind == EvaluatorKind::Train {
             return Err((
                 "experiment.max_train_seconds".into(),
                 "a budget in training seconds needs the tabular evaluator (evaluator.kind = \"tabular\"), whose recorded seconds are the same on every machine; with real training use max_train_epochs".into(),
             ));
         }
+    }
+    if e.over_budget == nas_core::OverBudget::Discard
+        && e.max_train_epochs.is_none()
+        && e.max_train_seconds.is_none()
+    {
+        return Err((
+            "experiment.over_budget".into(),
+            "\"discard\" applies to the trial that would exceed max_train_epochs or max_train_seconds; set one of them".into(),
+        ));
     }
     if e.workers == 0 || e.workers > MAX_WORKERS {
         return Err(invalid(
@@ -510,13 +754,45 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
                 "missing: the tabular evaluator needs `table = \"<directory made by nas tabulate>\"`".into(),
             ));
         }
-        (EvaluatorKind::Train, Some(_)) => {
+        (EvaluatorKind::Train | EvaluatorKind::External, Some(_)) => {
             return Err((
                 "evaluator.table".into(),
                 "only used with kind = \"tabular\"".into(),
             ));
         }
         _ => {}
+    }
+    check_external(
+        "evaluator",
+        config.evaluator.kind == EvaluatorKind::External,
+        config.evaluator.command.as_deref(),
+        config.evaluator.timeout,
+    )?;
+    if config.evaluator.params.is_some() && config.evaluator.kind != EvaluatorKind::External {
+        return Err((
+            "evaluator.params".into(),
+            "only used with kind = \"external\" (params of the external process)".into(),
+        ));
+    }
+    for (name, pick) in [
+        ("evaluator.signal", &config.evaluator.signal),
+        ("evaluator.report", &config.evaluator.report),
+    ] {
+        if pick.is_some() && config.evaluator.kind != EvaluatorKind::Tabular {
+            return Err((
+                name.into(),
+                "only used with kind = \"tabular\" (a recorded value of the table)".into(),
+            ));
+        }
+        if let Some(p) = pick
+            && p.fidelity == 0
+        {
+            return Err(invalid(
+                &format!("{name}.fidelity"),
+                0,
+                "a recorded fidelity, at least 1",
+            ));
+        }
     }
     let t = &config.tabulate;
     if t.seeds == 0 || t.seeds > 1000 {
@@ -526,8 +802,12 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             "an integer from 1 to 1000",
         ));
     }
-    if t.max_architectures == 0 {
-        return Err(invalid("tabulate.max_architectures", 0, "at least 1"));
+    if t.max_architectures == 0 || t.max_architectures > MAX_TABULATED {
+        return Err(invalid(
+            "tabulate.max_architectures",
+            t.max_architectures,
+            &format!("an integer from 1 to {MAX_TABULATED}"),
+        ));
     }
     if t.chunk == 0 || t.chunk > 100_000 {
         return Err(invalid(
@@ -554,22 +834,76 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             ));
         }
     }
-    let evaluations = config.experiment.evaluations as usize;
+    for (i, s) in config.strategies.iter().enumerate() {
+        check_external(
+            &format!("strategy[{i}]"),
+            s.kind.name() == "external",
+            s.command.as_deref(),
+            s.timeout,
+        )?;
+    }
     for (i, s) in config.strategies.iter_mut().enumerate() {
         let prefix = format!("strategy[{i}].params");
-        s.params = s
-            .kind
-            .resolve_params(&s.params, evaluations)
-            .map_err(|err| match err {
-                crate::registry::ParamsError::Core(e) => core_error(&prefix, e),
-                crate::registry::ParamsError::Parse(msg) => (prefix.clone(), msg),
-            })?;
+        let spec = s.kind.parse_params(&s.params).map_err(|err| match err {
+            crate::registry::ParamsError::Core(e) => core_error(&prefix, e),
+            crate::registry::ParamsError::Parse(msg) => (prefix.clone(), msg),
+        })?;
+        s.params = spec.params().clone();
+        s.spec = Some(spec);
+    }
+    Ok(())
+}
+
+/// Checks `command` and `timeout` of a section: required (command) and allowed only for
+/// an external process.
+fn check_external(
+    section: &str,
+    external: bool,
+    command: Option<&[String]>,
+    timeout: Option<f64>,
+) -> Result<(), FieldError> {
+    match (external, command) {
+        (true, None) => {
+            return Err((
+                format!("{section}.command"),
+                "missing: an external process needs `command = [\"program\", \"argument\", ...]` (run in the config's folder)".into(),
+            ));
+        }
+        (true, Some(c)) if c.is_empty() || c[0].trim().is_empty() => {
+            return Err(invalid(
+                &format!("{section}.command"),
+                "[]",
+                "a program and its arguments, e.g. [\"python3\", \"my_strategy.py\"]",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err((
+                format!("{section}.command"),
+                "only used with kind = \"external\"".into(),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(t) = timeout {
+        if !external {
+            return Err((
+                format!("{section}.timeout"),
+                "only used with kind = \"external\"".into(),
+            ));
+        }
+        if !(t.is_finite() && t > 0.0 && t <= 604_800.0) {
+            return Err(invalid(
+                &format!("{section}.timeout"),
+                t,
+                "seconds, more than 0 and at most 604800 (a week)",
+            ));
+        }
     }
     Ok(())
 }
 
 /// 1-based line and column of a byte offset.
-fn line_col(source: &str, offset: usize) -> (usize, usize) {
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let before = &source[..offset.min(source.len())];
     let line = before.matches('\n').count() + 1;
     let col = before
@@ -626,5 +960,78 @@ mod tests {
             Some(1).or(Some(2))
         );
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+
+    #[test]
+    fn folder_names_stay_inside_out() {
+        for (name, folder) in [
+            ("quickstart", Some("quickstart")),
+            ("../../escaped-by-name", Some("escaped-by-name")),
+            ("/etc/passwd", Some("etc-passwd")),
+            ("CNN/MLP comparison", Some("CNN-MLP-comparison")),
+            (
+                "ResNet-ish ~ budget $5 ^ {v2}",
+                Some("ResNet-ish-budget-5-v2"),
+            ),
+            ("..", None),
+            ("$$$", None),
+            ("v1.2_final", Some("v1.2_final")),
+            ("Études", Some("Études")),
+        ] {
+            assert_eq!(folder_name(name).as_deref(), folder, "{name}");
+        }
+    }
+
+    #[test]
+    fn unused_settings_of_a_tabular_run_are_marked_in_the_resolved_config() {
+        let src = "[experiment]\nseed = 1\nrepetitions = 1\nevaluations = 2\n[evaluator]\nkind = \"tabular\"\ntable = \"t\"\n[data]\nvalidation_size = 100\n[training]\nbatch_size = 64\n[[strategy]]\nkind = \"random\"\n";
+        let loaded = parse(src, Path::new("t.toml")).unwrap();
+        assert!(loaded.written("training"));
+        assert!(loaded.written("data.validation_size"));
+        assert!(!loaded.written("data.dataset"));
+        assert!(!loaded.written("budget"));
+        let unused = loaded.config.unused(false);
+        let fields: Vec<&str> = unused.iter().map(|u| u.field).collect();
+        assert_eq!(fields, ["data.dataset", "data.validation_size", "training"]);
+        assert_eq!(loaded.config.unused(true).last().unwrap().field, "budget");
+        let text = loaded.config.to_toml_annotated(&unused);
+        assert!(
+            text.contains(
+                "[training]  # not used: a tabular run looks every trial up in its table"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("validation_size = 100  # not used"), "{text}");
+        assert!(!text.contains("batch_size = 64  #"), "{text}");
+        let again = parse(&text, Path::new("resolved.toml")).unwrap();
+        assert_eq!(again.config.result_hash(), loaded.config.result_hash());
+        // A run that trains uses everything.
+        let train = parse(
+            &src.replace("[evaluator]\nkind = \"tabular\"\ntable = \"t\"\n", ""),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert!(train.config.unused(false).is_empty());
+    }
+
+    #[test]
+    fn flags_are_checked_like_the_file() {
+        let src = "[experiment]\nseed = 1\nrepetitions = 1\nevaluations = 2\n[[strategy]]\nkind = \"random\"\n";
+        let mut loaded = parse(src, Path::new("t.toml")).unwrap();
+        loaded.config.experiment.repetitions = None;
+        loaded.config.experiment.seeds = Some(vec![1, 1]);
+        let err = loaded
+            .recheck(&[("experiment.seeds", "--seeds")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--seeds: "), "{err}");
+        assert!(err.contains("distinct seeds"), "{err}");
+        let file = parse(
+            &src.replace("repetitions = 1", "seeds = [1, 1]"),
+            Path::new("t.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(file.contains("distinct seeds"), "{file}");
     }
 }

@@ -41,6 +41,48 @@ pub struct Manifest {
     /// The table a tabular run looked trials up in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<TableSummary>,
+    /// The memory limit of one trial in the last session of a run that trains (see
+    /// `nas_eval::memory`): configured, or this machine's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<MemoryRecord>,
+}
+
+/// The memory limit a run's trials were held to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    /// Bytes one trial may need.
+    pub bytes: u64,
+    /// True when set by `training.max_memory` (the same on every machine); false when it
+    /// was this machine's budget.
+    pub configured: bool,
+    /// Where it comes from.
+    pub source: String,
+}
+
+impl Manifest {
+    /// Checks the numbers a manifest holds: the optima's accuracies are finite fractions.
+    ///
+    /// # Errors
+    /// The field and its value.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(t) = &self.table {
+            for (what, o) in [
+                ("best_by_val", &t.best_by_val),
+                ("best_by_test", &t.best_by_test),
+            ] {
+                if let Some(o) = o {
+                    for (field, v) in [("val_acc", o.val_acc), ("test_acc", o.test_acc)] {
+                        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                            return Err(format!(
+                                "table.{what}.{field} = {v} (allowed: a fraction in [0, 1])"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a tabular run's table holds (recorded in the run's manifest, so reports do not
@@ -55,13 +97,27 @@ pub struct TableSummary {
     pub architectures: usize,
     /// Training seeds per architecture.
     pub seeds: u32,
-    /// The architecture with the best mean validation accuracy over its seeds.
+    /// The architecture with the best mean validation accuracy over its seeds (imported
+    /// tables: the best expected search signal).
     pub best_by_val: Option<Optimum>,
     /// The architecture with the best mean test accuracy over its seeds.
     pub best_by_test: Option<Optimum>,
+    /// An imported table's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An imported table's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// An imported table's search signal, described.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// An imported table's reported test value, described.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
-/// One architecture's mean scores over its recorded seeds.
+/// One architecture's mean scores over its recorded seeds (imported tables: its expected
+/// search signal as `val_acc` and its expected reported value as `test_acc`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Optimum {
     /// Canonical text.
@@ -132,6 +188,50 @@ pub fn build_info() -> (String, String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manifest_with_a_non_finite_optimum_is_refused() {
+        let optimum = |v: f64| Optimum {
+            arch: "a".into(),
+            val_acc: v,
+            test_acc: 0.5,
+        };
+        let table = |v: f64| TableSummary {
+            path: "t".into(),
+            sha256: String::new(),
+            architectures: 1,
+            seeds: 1,
+            best_by_val: Some(optimum(v)),
+            best_by_test: None,
+            name: None,
+            description: None,
+            signal: None,
+            report: None,
+        };
+        let m = |v: f64| Manifest {
+            nas_version: String::new(),
+            git_revision: String::new(),
+            rustc: String::new(),
+            cpu: String::new(),
+            cores: 1,
+            os: String::new(),
+            dataset: String::new(),
+            data_identity: String::new(),
+            data_files: Vec::new(),
+            config_hash: String::new(),
+            workers: 1,
+            threads: 1,
+            started: String::new(),
+            finished: None,
+            partial: false,
+            table: Some(table(v)),
+            memory_limit: None,
+        };
+        assert!(m(0.9).check().is_ok());
+        let err = m(f64::NAN).check().unwrap_err();
+        assert!(err.contains("best_by_val.val_acc = NaN"), "{err}");
+        assert!(m(1.5).check().is_err());
+    }
 
     #[test]
     fn formats_utc() {

@@ -1,11 +1,13 @@
 //! Execution: every run of a plan, on a pool of workers, recorded in the journal as it
 //! goes.
 //!
-//! A run is a sequential ask-evaluate-tell loop: its seeds derive from (experiment seed,
-//! strategy name, repetition seed) only, so runs can execute in any order on any number of
-//! workers and give the same trials. A proposal that the run has already evaluated is not
-//! trained again: it is recorded with `cached = true` and the earlier metrics, and it
-//! counts against the evaluation budget like any other proposal (the strategy spent it).
+//! A run is nas-core's ask-evaluate-tell loop ([`nas_core::RunState::step`]), with the
+//! journal and the progress display as its observers: its seeds derive from (experiment
+//! seed, strategy name, repetition seed) only, so runs can execute in any order on any
+//! number of workers and give the same trials. A proposal that the run has already
+//! evaluated is not trained again: it is recorded with `cached = true` and the earlier
+//! metrics, and it counts against the evaluation budget like any other proposal (the
+//! strategy spent it).
 //!
 //! Resuming replays a run from its journal: the strategy is rebuilt from its seed, asked
 //! again, and told the recorded trials, which restores its exact state (and checks that
@@ -21,13 +23,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, anyhow};
 use nas_core::{
-    Architecture, Budget, EvalRequest, Evaluator, History, Metrics, RunSeeds, SearchSpace, Status,
-    Strategy, Trial,
+    Architecture, Budget, EvalRequest, Evaluator, Limits, Observer, ObserverError, RunSeeds,
+    RunState, SearchSpace, Status, Step, StepError, StopReason, Strategy, Trial, TrialEvent,
+    TrialHost,
 };
 
 use crate::config::Config;
 use crate::error::BadInput;
 use crate::journal::{Event, FinalEval, Journal, RunEnd};
+use crate::registry::BuildContext;
 
 /// One run: a strategy and a repetition seed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,12 +89,10 @@ pub trait Plan: Sync {
     fn units(&self) -> Vec<Unit>;
     /// A fresh strategy for a run.
     fn strategy(&self, unit: &Unit) -> Result<Box<dyn Strategy>>;
-    /// Most trials of a run.
-    fn evaluations(&self, unit: &Unit) -> u32;
+    /// The budget of a run.
+    fn limits(&self, unit: &Unit) -> Limits;
     /// The seed of trial `index` of a run (which proposed `arch`).
     fn trial_seed(&self, unit: &Unit, index: u32, arch: &Architecture) -> u64;
-    /// True when a run must stop before its next trial, given what it has spent.
-    fn exhausted(&self, spent: &Spent) -> bool;
     /// The per-trial training budget.
     fn budget(&self) -> &Budget;
     /// Also score every trial on the test set (tabulation), rather than only the best
@@ -102,31 +104,20 @@ pub trait Plan: Sync {
     fn final_test(&self) -> bool;
 }
 
-/// What a run has spent so far (cached trials cost nothing).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Spent {
-    /// Training epochs.
-    pub epochs: f64,
-    /// Recorded training seconds (deterministic only for recorded, tabular, metrics).
-    pub seconds: f64,
-}
-
-impl Spent {
-    fn add(&mut self, trial: &Trial) {
-        if let Some(m) = trial.metrics.as_ref().filter(|_| !trial.cached) {
-            self.epochs += m.epochs;
-            self.seconds += m.train_seconds;
-        }
-    }
-}
-
 /// The comparison of the strategies of a config: one run per (strategy, repetition seed).
 pub struct ExperimentPlan<'a> {
     /// The experiment.
     pub config: &'a Config,
     /// The checked space strategies search.
     pub space: &'a SearchSpace,
+    /// Where external strategies run (the config file's folder).
+    pub workdir: std::path::PathBuf,
+    /// Where external processes' stderr goes (`<output>/logs`).
+    pub logs: std::path::PathBuf,
 }
+
+/// Default longest wait for an answer of an external strategy, in seconds.
+pub const STRATEGY_TIMEOUT: f64 = 60.0;
 
 impl Plan for ExperimentPlan<'_> {
     fn units(&self) -> Vec<Unit> {
@@ -135,22 +126,45 @@ impl Plan for ExperimentPlan<'_> {
 
     fn strategy(&self, unit: &Unit) -> Result<Box<dyn Strategy>> {
         let section = &self.config.strategies[unit.strategy_index];
-        crate::registry::build(section, self.space, unit, self.config)
+        let spec = section.spec()?;
+        let seeds = unit.seeds(self.config.experiment.seed);
+        let external = section
+            .command
+            .as_ref()
+            .map(|command| nas_external::Launch {
+                command: command.clone(),
+                workdir: self.workdir.clone(),
+                log: self.logs.join(format!(
+                    "strategy-{}-{}.log",
+                    unit.strategy, unit.repetition
+                )),
+                timeout: std::time::Duration::from_secs_f64(
+                    section.timeout.unwrap_or(STRATEGY_TIMEOUT),
+                ),
+            });
+        Ok(spec.build(BuildContext {
+            space: self.space.clone(),
+            rng: seeds.strategy_rng(),
+            seed: seeds.run,
+            run: unit.label(),
+            limits: self.limits(unit),
+            external,
+        })?)
     }
 
-    fn evaluations(&self, _unit: &Unit) -> u32 {
-        self.config.experiment.evaluations
+    fn limits(&self, _unit: &Unit) -> Limits {
+        let e = &self.config.experiment;
+        Limits {
+            evaluations: e.evaluations,
+            max_train_epochs: e.max_train_epochs,
+            max_train_seconds: e.max_train_seconds,
+            over_budget: e.over_budget,
+        }
     }
 
     fn trial_seed(&self, unit: &Unit, index: u32, _arch: &Architecture) -> u64 {
         unit.seeds(self.config.experiment.seed)
             .trial_seed(u64::from(index))
-    }
-
-    fn exhausted(&self, spent: &Spent) -> bool {
-        let e = &self.config.experiment;
-        e.max_train_epochs.is_some_and(|max| spent.epochs >= max)
-            || e.max_train_seconds.is_some_and(|max| spent.seconds >= max)
     }
 
     fn budget(&self) -> &Budget {
@@ -224,86 +238,140 @@ pub enum Outcome {
     Stopped,
 }
 
+/// The loop's host for one run: seeds from the plan, evaluation by the evaluator (the
+/// trial registered as in flight meanwhile), replay from the journal, the stop flag.
+struct Host<'a> {
+    ctx: &'a RunContext<'a>,
+    unit: &'a Unit,
+    recorded: &'a Recorded,
+}
+
+impl TrialHost for Host<'_> {
+    fn trial_seed(&self, index: u32, arch: &Architecture) -> u64 {
+        self.ctx.plan.trial_seed(self.unit, index, arch)
+    }
+
+    fn evaluate(&mut self, mut trial: Trial) -> Trial {
+        let ctx = self.ctx;
+        lock(ctx.in_flight).insert(self.unit.index, trial.clone());
+        let request = EvalRequest {
+            arch: &trial.arch,
+            budget: ctx.plan.budget(),
+            seed: trial.seed,
+            test: ctx.plan.test_every_trial(),
+        };
+        let outcome = ctx.evaluator.evaluate(&request);
+        trial.record(outcome);
+        lock(ctx.in_flight).remove(&self.unit.index);
+        trial
+    }
+
+    fn recorded(&self, index: u32) -> Option<&Trial> {
+        self.recorded.trials.get(&index)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.ctx.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Appends every new (not replayed) trial to the journal before the strategy learns
+/// from it.
+struct JournalObserver<'a>(&'a Journal);
+
+impl Observer for JournalObserver<'_> {
+    fn observe(&mut self, event: &TrialEvent<'_>) -> Result<(), ObserverError> {
+        if event.replayed {
+            return Ok(());
+        }
+        self.0.append(&Event::Trial(event.trial.clone()))?;
+        Ok(())
+    }
+}
+
+/// Forwards every trial to the progress display.
+struct ProgressObserver<'a> {
+    unit: usize,
+    sink: &'a (dyn Fn(Progress) + Sync),
+}
+
+impl Observer for ProgressObserver<'_> {
+    fn observe(&mut self, event: &TrialEvent<'_>) -> Result<(), ObserverError> {
+        (self.sink)(Progress::Trial {
+            unit: self.unit,
+            trial: Box::new(event.trial.clone()),
+            best: event.state.history().best_fitness(),
+            replayed: event.replayed,
+        });
+        Ok(())
+    }
+}
+
+/// The loop's error as the runner reports it: naming the run; a replay that does not
+/// match is the user's input (a journal of another config).
+fn step_error(e: StepError, unit: &Unit) -> anyhow::Error {
+    match e {
+        StepError::ReplayMismatch {
+            index,
+            recorded,
+            proposed,
+            ..
+        } => BadInput::new(format!(
+            "the journal does not match this config: trial {index} of run {} was `{recorded}`, the strategy now proposes `{proposed}` (was the config or nas changed, or is an external strategy not deterministic in its seed?)",
+            unit.label()
+        ))
+        .into(),
+        StepError::Observer(e) => anyhow!("{e}"),
+        other => anyhow!("strategy {} {other}", unit.label()),
+    }
+}
+
 /// Runs (or resumes) one unit to its end.
 pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result<Outcome> {
     let plan = ctx.plan;
+    let limits = plan.limits(unit);
     if recorded.ended {
         (ctx.progress)(Progress::RunDone {
             unit: unit.index,
-            unreported: plan.evaluations(unit) as usize,
+            unreported: limits.evaluations as usize,
         });
         return Ok(Outcome::Done);
     }
     let mut strategy = plan
         .strategy(unit)
         .with_context(|| format!("cannot build strategy {}", unit.label()))?;
-    let mut history = History::new();
-    let mut spent = Spent::default();
-    for index in 0..plan.evaluations(unit) {
-        if plan.exhausted(&spent) {
-            break;
-        }
-        let replay = recorded.trials.get(&index);
-        if replay.is_none() && ctx.stop.load(Ordering::SeqCst) {
-            return Ok(Outcome::Stopped);
-        }
-        let arch = strategy.ask(&history).with_context(|| {
-            format!("strategy {} failed to propose trial {index}", unit.label())
-        })?;
-        ctx.space.contains(&arch).map_err(|e| {
-            anyhow!(
-                "strategy {} proposed an architecture outside the space (a bug in the strategy): {e}",
-                unit.label()
+    let mut host = Host {
+        ctx,
+        unit,
+        recorded: &recorded,
+    };
+    let mut journal = JournalObserver(ctx.journal);
+    let mut progress = ProgressObserver {
+        unit: unit.index,
+        sink: ctx.progress,
+    };
+    let mut state = RunState::new();
+    let reason = loop {
+        let mut observers: [&mut dyn Observer; 2] = [&mut journal, &mut progress];
+        let step = state
+            .step(
+                strategy.as_mut(),
+                ctx.space,
+                &limits,
+                &mut host,
+                &mut observers,
+                &unit.strategy,
+                unit.repetition,
             )
-        })?;
-        let seed = plan.trial_seed(unit, index, &arch);
-        let trial = match replay {
-            Some(rec) => {
-                if rec.arch != arch || rec.seed != seed {
-                    return Err(BadInput::new(format!(
-                        "the journal does not match this config: trial {index} of run {} was `{}`, the strategy now proposes `{arch}` (was the config or nas changed?)",
-                        unit.label(),
-                        rec.arch
-                    ))
-                    .into());
-                }
-                rec.clone()
-            }
-            None => {
-                let trial = match history.lookup(&arch) {
-                    Some(prev) => Trial {
-                        index,
-                        seed,
-                        cached: true,
-                        metrics: prev.metrics.clone().map(|m| Metrics {
-                            train_seconds: 0.0,
-                            ..m
-                        }),
-                        ..prev.clone()
-                    },
-                    None => evaluate(ctx, unit, index, seed, arch),
-                };
-                ctx.journal
-                    .append(&Event::Trial(trial.clone()))
-                    .context("the journal could not be written; finished trials are safe in it")?;
-                trial
-            }
-        };
-        spent.add(&trial);
-        history.push(trial.clone());
-        strategy.tell(&trial).with_context(|| {
-            format!(
-                "strategy {} failed to learn from trial {index}",
-                unit.label()
-            )
-        })?;
-        (ctx.progress)(Progress::Trial {
-            unit: unit.index,
-            trial: Box::new(trial),
-            best: history.best_fitness(),
-            replayed: replay.is_some(),
-        });
+            .map_err(|e| step_error(e, unit))?;
+        if let Step::Stopped(reason) = step {
+            break reason;
+        }
+    };
+    if reason == StopReason::Interrupted {
+        return Ok(Outcome::Stopped);
     }
+    let history = state.history();
     if plan.final_test()
         && recorded.final_eval.is_none()
         && let Some(best) = history.best()
@@ -321,38 +389,14 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
             strategy: unit.strategy.clone(),
             repetition: unit.repetition,
             trials: history.len() as u32,
+            reason: Some(reason),
         }))
         .context("the journal could not be written")?;
     (ctx.progress)(Progress::RunDone {
         unit: unit.index,
-        unreported: (plan.evaluations(unit) as usize).saturating_sub(history.len()),
+        unreported: (limits.evaluations as usize).saturating_sub(history.len()),
     });
     Ok(Outcome::Done)
-}
-
-/// Evaluates one new trial; an evaluator error becomes a `failed` trial.
-fn evaluate(ctx: &RunContext<'_>, unit: &Unit, index: u32, seed: u64, arch: Architecture) -> Trial {
-    let mut trial = Trial {
-        strategy: unit.strategy.clone(),
-        repetition: unit.repetition,
-        index,
-        seed,
-        arch,
-        status: Status::Killed,
-        reason: Some("interrupted while training".into()),
-        metrics: None,
-        cached: false,
-    };
-    lock(ctx.in_flight).insert(unit.index, trial.clone());
-    let request = EvalRequest {
-        arch: &trial.arch,
-        budget: ctx.plan.budget(),
-        seed,
-        test: ctx.plan.test_every_trial(),
-    };
-    trial.record(ctx.evaluator.evaluate(&request));
-    lock(ctx.in_flight).remove(&unit.index);
-    trial
 }
 
 /// Retrains the run's best architecture with its trial seed (the same network) and
@@ -365,7 +409,14 @@ fn evaluate_final(ctx: &RunContext<'_>, unit: &Unit, best: &Trial) -> FinalEval 
         test: true,
     };
     let (status, reason, metrics) = match ctx.evaluator.evaluate(&request) {
-        Ok(eval) => (eval.status, eval.reason, Some(eval.metrics)),
+        Ok(eval) => match eval.metrics.check() {
+            Ok(()) => (eval.status, eval.reason, Some(eval.metrics)),
+            Err(bad) => (
+                Status::Failed,
+                Some(format!("the evaluator returned {bad}")),
+                None,
+            ),
+        },
         Err(e) => (Status::Failed, Some(e.to_string()), None),
     };
     FinalEval {

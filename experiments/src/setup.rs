@@ -10,7 +10,7 @@ use nas_eval::data::{self, Dataset};
 
 use crate::config::{Config, EvaluatorKind, LoadedConfig, core_error};
 use crate::error::BadInput;
-use crate::manifest::TableSummary;
+use crate::manifest::{MemoryRecord, TableSummary};
 use crate::tabular::TabularEvaluator;
 
 /// A path from a config, relative to the config file.
@@ -103,8 +103,10 @@ pub fn training_evaluator(
         loaded.error(&field, message)
     })?;
     params.subset_seed = subset_seed(config);
-    TrainingEvaluator::new(dataset, split, params)
-        .map_err(|e| loaded.error("training", e.to_string()))
+    TrainingEvaluator::new(dataset, split, params).map_err(|e| match e {
+        nas_eval::Error::MemoryLimit { .. } => loaded.error("training.max_memory", e.to_string()),
+        other => loaded.error("training", other.to_string()),
+    })
 }
 
 /// What scores the trials of a config, with the space bound to its input and a
@@ -122,16 +124,111 @@ pub struct Scorer {
     pub files: Vec<(String, String)>,
     /// For a tabular evaluator: the table's summary.
     pub table: Option<TableSummary>,
+    /// For an evaluator that trains: the memory limit of one trial.
+    pub memory: Option<MemoryRecord>,
 }
 
-/// Builds the evaluator the config asks for.
-pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, BadInput> {
+/// Default longest wait for one evaluation of an external evaluator, in seconds.
+pub const EVALUATOR_TIMEOUT: f64 = 3600.0;
+
+/// The folder external processes of a config run in: the config file's.
+pub fn workdir(loaded: &LoadedConfig) -> PathBuf {
+    match loaded.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Checks that the program of every external command exists before anything runs: a
+/// path (with a `/`) relative to the config's folder, or a name found on `PATH`.
+///
+/// # Errors
+/// [`BadInput`] naming the field (`strategy[i].command` or `evaluator.command`), the
+/// program and where it was looked for.
+pub fn check_programs(loaded: &LoadedConfig) -> Result<(), BadInput> {
+    let config = &loaded.config;
+    let commands = config
+        .strategies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((format!("strategy[{i}].command"), s.command.as_ref()?)))
+        .chain(
+            config
+                .evaluator
+                .command
+                .as_ref()
+                .map(|c| ("evaluator.command".to_string(), c)),
+        );
+    let dir = workdir(loaded);
+    for (field, command) in commands {
+        let Some(program) = command.first() else {
+            continue;
+        };
+        let found = if program.contains('/') {
+            dir.join(program).is_file()
+        } else {
+            std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()))
+        };
+        if !found {
+            let looked = if program.contains('/') {
+                format!("relative to the config's folder {}", dir.display())
+            } else {
+                "on PATH".to_string()
+            };
+            return Err(loaded.error(&field, format!("program `{program}` not found ({looked})")));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the evaluator the config asks for. An external evaluator's stderr goes to
+/// `logs/evaluator.log`.
+pub fn scorer(
+    loaded: &LoadedConfig,
+    data_dir: Option<&Path>,
+    logs: &Path,
+) -> Result<Scorer, BadInput> {
     let config = &loaded.config;
     match config.evaluator.kind {
+        EvaluatorKind::External => {
+            let space = bind_space(loaded, config.data.dataset.shape())?;
+            let command = config
+                .evaluator
+                .command
+                .clone()
+                .expect("checked: an external evaluator has a command");
+            let params = serde_json::to_value(config.evaluator.params.clone().unwrap_or_default())
+                .map_err(|e| loaded.error("evaluator.params", e.to_string()))?;
+            let launch = nas_external::Launch {
+                command: command.clone(),
+                workdir: workdir(loaded),
+                log: logs.join("evaluator.log"),
+                timeout: std::time::Duration::from_secs_f64(
+                    config.evaluator.timeout.unwrap_or(EVALUATOR_TIMEOUT),
+                ),
+            };
+            let evaluator = nas_external::ExternalEvaluator::new(
+                launch,
+                space.clone(),
+                params,
+                config.data.dataset.classes(),
+            );
+            Ok(Scorer {
+                evaluator: Box::new(evaluator),
+                space,
+                dataset: config.data.dataset.to_string(),
+                identity: format!("external evaluator `{}`", command.join(" ")),
+                files: Vec::new(),
+                table: None,
+                memory: None,
+            })
+        }
         EvaluatorKind::Train => {
             let dataset = Arc::new(load_dataset(loaded, data_dir)?);
             let space = bind_space(loaded, dataset.shape)?;
             let evaluator = training_evaluator(loaded, dataset.clone())?;
+            let limit = evaluator.memory_limit();
             Ok(Scorer {
                 evaluator: Box::new(evaluator),
                 space,
@@ -139,6 +236,11 @@ pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, 
                 identity: dataset.identity.describe(),
                 files: dataset.identity.files.clone(),
                 table: None,
+                memory: Some(MemoryRecord {
+                    bytes: limit.bytes,
+                    configured: limit.configured,
+                    source: limit.source,
+                }),
             })
         }
         EvaluatorKind::Tabular => {
@@ -148,9 +250,18 @@ pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, 
                 .as_ref()
                 .expect("checked: a tabular evaluator has a table");
             let dir = relative_to_config(loaded, given);
-            let table = TabularEvaluator::open(&dir)?;
-            let m = table.manifest();
-            if m.space != config.space {
+            let table = TabularEvaluator::open(&dir)?
+                .with_picks(config.evaluator.signal, config.evaluator.report)
+                .map_err(|e| {
+                    let field = if e.starts_with("report") {
+                        "evaluator.report"
+                    } else {
+                        "evaluator.signal"
+                    };
+                    loaded.error(field, e)
+                })?;
+            let info = table.info();
+            if info.space != config.space {
                 return Err(loaded.error(
                     "space",
                     format!(
@@ -160,27 +271,34 @@ pub fn scorer(loaded: &LoadedConfig, data_dir: Option<&Path>) -> Result<Scorer, 
                     ),
                 ));
             }
-            if m.budget != config.budget {
+            if let Some(budget) = &info.budget
+                && budget != &config.budget
+            {
                 return Err(loaded.error(
                     "budget",
                     format!(
                         "the table {} was recorded with epochs = {}{}; set the same [budget]",
                         dir.display(),
-                        m.budget.epochs,
-                        m.budget
+                        budget.epochs,
+                        budget
                             .train_subset
                             .map_or_else(String::new, |n| format!(", train_subset = {n}"))
                     ),
                 ));
             }
-            let space = bind_space(loaded, m.input)?;
+            let space = bind_space(loaded, info.input)?;
+            let identity = match info.budget {
+                Some(_) => format!("{} (tabulated)", info.identity),
+                None => format!("{} (imported)", info.identity),
+            };
             Ok(Scorer {
                 space,
-                dataset: m.dataset.clone(),
-                identity: format!("{} (tabulated)", m.data_identity),
-                files: m.data_files.clone(),
+                dataset: info.dataset.clone(),
+                identity,
+                files: info.files.clone(),
                 table: Some(table.summary(&given.to_string_lossy())),
                 evaluator: Box::new(table),
+                memory: None,
             })
         }
     }

@@ -77,13 +77,33 @@ fn merge_refuses_missing_and_foreign_shards() {
         "other.toml",
         &TINY.replace("seed = 7", "seed = 8"),
     );
-    run(&other, &out, &["--shard", "1/3"]);
+    // Running it into the same directory is refused at once...
+    let assert = nas()
+        .args([
+            "run",
+            other.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--shard",
+            "1/3",
+        ])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("holds another experiment"), "{stderr}");
+    assert!(!out.join("shards/1").exists());
+    // ... and a shard of it copied in is refused by merge.
+    let elsewhere = tmp.path().join("elsewhere");
+    run(&other, &elsewhere, &["--shard", "1/3"]);
+    std::fs::rename(elsewhere.join("shards/1"), out.join("shards/1")).unwrap();
     let assert = nas()
         .args(["merge", out.to_str().unwrap()])
         .assert()
         .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("another experiment"), "{stderr}");
+    std::fs::remove_dir_all(out.join("shards/1")).unwrap();
     // A shard resumed with another shard count is refused at run time.
     let assert = nas()
         .args([

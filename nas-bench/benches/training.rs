@@ -10,7 +10,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nas_bench::{REFERENCE_CNN, REFERENCE_MODELS};
 use nas_core::Architecture;
 use nas_eval::data::mini_mnist;
-use nas_eval::{Backend, Network, Normalizer, TrainParams, simd_path};
+use nas_eval::{BackendKind, Network, Normalizer, TrainParams, simd_path};
 
 /// The trial seed of every benchmarked network.
 const SEED: u64 = 1;
@@ -29,11 +29,11 @@ fn train_step(c: &mut Criterion) {
     for (name, arch) in REFERENCE_MODELS {
         for batch in [64u32, 128] {
             for threads in [1u32, 2] {
-                cases.push((name, arch, batch, threads, Backend::Native));
+                cases.push((name, arch, batch, threads, BackendKind::Native));
             }
         }
     }
-    cases.push(("cnn", REFERENCE_CNN, 128, 2, Backend::Candle));
+    cases.push(("cnn", REFERENCE_CNN, 128, 2, BackendKind::Candle));
     for (name, arch, batch, threads, backend) in cases {
         let arch: Architecture = arch.parse().expect("a reference model");
         let params = TrainParams {
@@ -50,11 +50,11 @@ fn train_step(c: &mut Criterion) {
         let id = BenchmarkId::new(
             name,
             match backend {
-                Backend::Native => format!("batch{batch}/threads{threads}/native/{kernels}"),
+                BackendKind::Native => format!("batch{batch}/threads{threads}/native/{kernels}"),
                 _ => format!("batch{batch}/threads{threads}/{}", backend.name()),
             },
         );
-        if backend == Backend::Candle {
+        if backend == BackendKind::Candle {
             group
                 .sample_size(10)
                 .measurement_time(Duration::from_secs(5));

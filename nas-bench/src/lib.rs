@@ -44,7 +44,13 @@ mod tests {
         let cnn: Architecture = REFERENCE_CNN.parse().unwrap();
         let mlp: Architecture = REFERENCE_MLP.parse().unwrap();
         let input = InputShape::new(1, 28, 28);
-        assert_eq!(cnn.cost(input, 10).unwrap().params, 20_490);
-        assert_eq!(mlp.cost(input, 10).unwrap().params, 101_770);
+        assert_eq!(
+            cnn.as_chain().unwrap().cost(input, 10).unwrap().params,
+            20_490
+        );
+        assert_eq!(
+            mlp.as_chain().unwrap().cost(input, 10).unwrap().params,
+            101_770
+        );
     }
 }

@@ -1,12 +1,16 @@
-//! The genome: a sequence of hidden layers, its canonical text, stable id and cost.
+//! Architectures of every space kind, their canonical text and stable id: chains of
+//! hidden layers ([`Chain`]), NAS-Bench-201-style cells ([`Cell`]) and MobileNet-style
+//! macro networks ([`MacroNet`]).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::cell::Cell;
 use crate::error::Error;
 use crate::layer::Layer;
+use crate::macro_net::MacroNet;
 use crate::shape::{Geometry, InputShape};
 
 /// Separator between layers in the canonical text form.
@@ -35,13 +39,14 @@ pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// A candidate network: its hidden layers in order. The classifier head (a dense layer to
-/// the number of classes, after flattening) is implied and never part of the genome.
+/// A chain network (`kind = "chain"`): its hidden layers in order. The classifier head (a
+/// dense layer to the number of classes, after flattening) is implied and never part of
+/// the genome.
 ///
-/// Text form: layers joined by ` > `, e.g. `conv3x3-32-relu > maxpool2 > dense128-relu`.
-/// It serializes as that text.
+/// Text form: layers joined by ` > `, e.g. `conv3x3-32-relu > maxpool2 > dense128-relu`
+/// (`empty` for no layer).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Architecture {
+pub struct Chain {
     layers: Vec<Layer>,
 }
 
@@ -54,10 +59,10 @@ pub struct Cost {
     pub macs: u64,
 }
 
-impl Architecture {
-    /// An architecture from its layers (no validity check: see [`Architecture::geometries`]).
+impl Chain {
+    /// A chain from its layers (no validity check: see [`Chain::geometries`]).
     pub fn new(layers: Vec<Layer>) -> Self {
-        Architecture { layers }
+        Chain { layers }
     }
 
     /// The hidden layers.
@@ -73,11 +78,6 @@ impl Architecture {
     /// Number of hidden layers.
     pub fn depth(&self) -> usize {
         self.layers.len()
-    }
-
-    /// The stable id of this architecture.
-    pub fn id(&self) -> ArchId {
-        ArchId(fnv1a64(self.to_string().as_bytes()))
     }
 
     /// The geometry after each hidden layer, or the first reason this network cannot be
@@ -124,7 +124,7 @@ impl Architecture {
     }
 }
 
-impl fmt::Display for Architecture {
+impl fmt::Display for Chain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.layers.is_empty() {
             return f.write_str("empty");
@@ -139,12 +139,12 @@ impl fmt::Display for Architecture {
     }
 }
 
-impl FromStr for Architecture {
+impl FromStr for Chain {
     type Err = Error;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let trimmed = text.trim();
         if trimmed == "empty" {
-            return Ok(Architecture::default());
+            return Ok(Chain::default());
         }
         if trimmed.is_empty() {
             return Err(Error::ParseArchitecture {
@@ -160,7 +160,91 @@ impl FromStr for Architecture {
                 text: text.to_string(),
                 reason,
             })?;
-        Ok(Architecture { layers })
+        Ok(Chain { layers })
+    }
+}
+
+/// A candidate network of any space kind. Its text (`Display`) is canonical: two
+/// architectures are equal exactly when their texts are, and the [`ArchId`] is a hash of
+/// the text. It serializes as that text, and `FromStr` reads any kind's text back (a cell
+/// starts with `|`, a macro network with a block name, anything else is a chain).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Architecture {
+    /// A chain of hidden layers (`kind = "chain"`).
+    Chain(Chain),
+    /// A NAS-Bench-201-style cell (`kind = "cell"`).
+    Cell(Cell),
+    /// A MobileNet-style macro network (`kind = "macro"`).
+    Macro(MacroNet),
+}
+
+impl Default for Architecture {
+    /// The empty chain.
+    fn default() -> Self {
+        Architecture::Chain(Chain::default())
+    }
+}
+
+impl Architecture {
+    /// A chain architecture from its layers (no validity check).
+    pub fn new(layers: Vec<Layer>) -> Self {
+        Architecture::Chain(Chain::new(layers))
+    }
+
+    /// The stable id of this architecture: FNV-1a of its canonical text.
+    pub fn id(&self) -> ArchId {
+        ArchId(fnv1a64(self.to_string().as_bytes()))
+    }
+
+    /// The chain, if this is one.
+    pub fn as_chain(&self) -> Option<&Chain> {
+        match self {
+            Architecture::Chain(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The name of its space kind: `chain`, `cell` or `macro`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Architecture::Chain(_) => "chain",
+            Architecture::Cell(_) => "cell",
+            Architecture::Macro(_) => "macro",
+        }
+    }
+}
+
+impl From<Chain> for Architecture {
+    fn from(c: Chain) -> Self {
+        Architecture::Chain(c)
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Architecture::Chain(c) => c.fmt(f),
+            Architecture::Cell(c) => c.fmt(f),
+            Architecture::Macro(m) => m.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Architecture {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('|') {
+            return text.parse().map(Architecture::Cell);
+        }
+        let first = trimmed
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or_default();
+        if crate::macro_net::Block::looks_like(first) {
+            return text.parse().map(Architecture::Macro);
+        }
+        text.parse().map(Architecture::Chain)
     }
 }
 
@@ -187,7 +271,7 @@ mod tests {
     fn text_round_trips_and_ids_are_stable() {
         let a: Architecture = CNN.parse().unwrap();
         assert_eq!(a.to_string(), CNN);
-        assert_eq!(a.depth(), 4);
+        assert_eq!(a.as_chain().unwrap().depth(), 4);
         // Whitespace does not matter; the canonical text does.
         let b: Architecture = "conv3x3-16-relu>maxpool2 >conv3x3-32-relu>  maxpool2"
             .parse()
@@ -201,7 +285,7 @@ mod tests {
 
     #[test]
     fn cost_of_the_reference_cnn() {
-        let a: Architecture = CNN.parse().unwrap();
+        let a: Chain = CNN.parse().unwrap();
         let cost = a.cost(InputShape::new(1, 28, 28), 10).unwrap();
         // conv1: 9*1*16+16, conv2: 9*16*32+32, head: 7*7*32*10+10
         assert_eq!(cost.params, 160 + 4640 + 15690);
@@ -210,10 +294,10 @@ mod tests {
 
     #[test]
     fn invalid_networks_say_why() {
-        let a: Architecture = "dense64-relu > conv3x3-8-relu".parse().unwrap();
+        let a: Chain = "dense64-relu > conv3x3-8-relu".parse().unwrap();
         let err = a.geometries(InputShape::new(1, 28, 28)).unwrap_err();
         assert!(err.contains("flattens only once"), "{err}");
-        let b: Architecture = "maxpool2 > maxpool2 > maxpool2".parse().unwrap();
+        let b: Chain = "maxpool2 > maxpool2 > maxpool2".parse().unwrap();
         assert!(b.geometries(InputShape::new(1, 4, 4)).is_err());
         assert!(b.geometries(InputShape::new(1, 8, 8)).is_ok());
     }
@@ -225,5 +309,33 @@ mod tests {
         assert_eq!(json, format!("\"{CNN}\""));
         let back: Architecture = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a);
+    }
+}
+
+#[cfg(test)]
+mod kinds {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_text() {
+        for text in [
+            "conv3x3-16-relu > maxpool2",
+            "empty",
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+            "mbconv_k5_e6 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k3_e3 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k5_e6 identity",
+        ] {
+            let a: Architecture = text.parse().unwrap();
+            assert_eq!(a.to_string(), text);
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(serde_json::from_str::<Architecture>(&json).unwrap(), a);
+        }
+        assert_eq!(
+            "|none~0|".parse::<Architecture>().unwrap().kind_name(),
+            "cell"
+        );
+        assert_eq!(
+            "identity".parse::<Architecture>().unwrap().kind_name(),
+            "macro"
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! # nas-core
 //!
-//! The vocabulary every part of nas shares: the [search space](space) and its checked
-//! params, the [`architecture`] genome with its canonical text, stable id,
-//! [fixed-length encoding](encoding) and [mutations](mutation), the ask-tell
+//! The vocabulary every part of nas shares: the [search spaces](space) (chains of layers,
+//! NAS-Bench-201 cells, NAS-Bench-Macro networks) with their checked params and the one
+//! interface strategies search them through, [architectures](architecture) with their
+//! canonical text and stable id, the [fixed-length encoding](encoding), the ask-tell
 //! [`Strategy`] and [`Evaluator`] traits, [trial records](trial) and the run
-//! [`History`], and the [seed derivation](seed) that makes every result reproducible.
+//! [`History`], the one ask-evaluate-tell [loop](run), and the [seed derivation](seed)
+//! that makes every result reproducible.
 //!
 //! nas-core knows nothing of candle: strategies built on it are tested without training
 //! anything, against the toy space and synthetic evaluator of the `test-utils` feature.
@@ -22,12 +24,15 @@
 //! ```
 
 pub mod architecture;
+pub mod cell;
 pub mod encoding;
 pub mod error;
 pub mod evaluator;
 pub mod history;
 pub mod layer;
-pub mod mutation;
+pub mod macro_net;
+pub mod pending;
+pub mod run;
 pub mod seed;
 pub mod shape;
 pub mod space;
@@ -37,15 +42,23 @@ pub mod trial;
 #[cfg(feature = "test-utils")]
 pub mod testutil;
 
-pub use architecture::{ArchId, Architecture, Cost};
-pub use encoding::{Encoding, Gene, GeneRole};
+pub use architecture::{ArchId, Architecture, Chain, Cost};
+pub use cell::{Cell, CellOp};
+pub use encoding::{Encoding, Gene};
 pub use error::{Error, Result};
 pub use evaluator::{Budget, EvalError, EvalRequest, Evaluation, Evaluator};
 pub use history::History;
 pub use layer::{Activation, DropoutRate, Layer, LayerKind, Padding};
-pub use mutation::mutate;
+pub use macro_net::{Block, MacroNet};
+pub use pending::Pending;
+pub use run::{
+    Limits, Observer, ObserverError, ObserverMode, OverBudget, RunState, Spent, Step, StepError,
+    StopReason, TrialEvent, TrialHost,
+};
 pub use seed::{NasRng, RunSeeds, derive_seed, rng_from_seed};
 pub use shape::{Geometry, InputShape};
-pub use space::{SearchSpace, SearchSpaceParams};
-pub use strategy::Strategy;
+pub use space::{
+    Actions, ChainParams, Decision, Genetics, SearchSpace, SearchSpaceParams, SpaceKind,
+};
+pub use strategy::{Params, Strategy};
 pub use trial::{Metrics, Status, Trial};

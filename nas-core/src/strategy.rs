@@ -1,4 +1,9 @@
-//! The strategy contract: ask-tell.
+//! The strategy contract: ask-tell, and checked params.
+
+use std::fmt::Debug;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::architecture::Architecture;
 use crate::error::Result;
@@ -24,4 +29,22 @@ pub trait Strategy: Send {
     /// Learns from a finished trial (ok, diverged, failed or killed) of an architecture
     /// this strategy proposed. `trial.fitness()` is None for trials that do not rank.
     fn tell(&mut self, trial: &Trial) -> Result<()>;
+}
+
+/// A strategy's hyper-parameters as written in a config (`XParams`: serde, unknown fields
+/// refused, every field defaulted to its paper's setting), checked once into the only form
+/// the strategy accepts (`XValidParams`), after linfa's `ParamGuard`.
+///
+/// The experiment runner parses each `[[strategy]]` table into `XParams`, checks it into
+/// `Valid` once, writes the params back with every default filled in (the resolved
+/// config) and builds the strategy from `Valid`.
+pub trait Params: Default + Clone + Debug + Serialize + DeserializeOwned {
+    /// The checked params.
+    type Valid: Clone + Debug + Send + Sync + 'static;
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParam`] naming the field, the value and what is allowed.
+    fn check(&self) -> Result<Self::Valid>;
 }

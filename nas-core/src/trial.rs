@@ -73,6 +73,42 @@ pub struct Metrics {
     pub train_seconds: f64,
 }
 
+impl Metrics {
+    /// Checks every number: accuracies finite and in [0, 1], losses, epochs and seconds
+    /// finite and not negative. Every entry point (an evaluator's result, a table row, a
+    /// journal line read back) holds its values to this, so that nothing nas writes is a
+    /// NaN it cannot read back.
+    ///
+    /// # Errors
+    /// The first bad value: `field = value (allowed: ...)`.
+    pub fn check(&self) -> Result<(), String> {
+        let accuracy = [("val_acc", self.val_acc), ("test_acc", self.test_acc)];
+        for (field, v) in accuracy {
+            if let Some(v) = v
+                && !(v.is_finite() && (0.0..=1.0).contains(&v))
+            {
+                return Err(format!("{field} = {v} (allowed: a fraction in [0, 1])"));
+            }
+        }
+        let amounts = [
+            ("val_loss", self.val_loss),
+            ("test_loss", self.test_loss),
+            ("epochs", Some(self.epochs)),
+            ("train_seconds", Some(self.train_seconds)),
+        ];
+        for (field, v) in amounts {
+            if let Some(v) = v
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(format!(
+                    "{field} = {v} (allowed: a finite number, 0 or more)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One trial of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
@@ -99,14 +135,24 @@ pub struct Trial {
 
 impl Trial {
     /// Records how its evaluation ended: the evaluation's status, reason and metrics, or
-    /// `failed` with the error's message.
+    /// `failed` with the error's message. An evaluation whose metrics fail
+    /// [`Metrics::check`] (a NaN accuracy, a negative time) is recorded as `failed`, its
+    /// reason naming the value: a score nas cannot trust never ranks, and never reaches a
+    /// file as a number it cannot read back.
     pub fn record(&mut self, outcome: Result<Evaluation, EvalError>) {
         match outcome {
-            Ok(eval) => {
-                self.status = eval.status;
-                self.reason = eval.reason;
-                self.metrics = Some(eval.metrics);
-            }
+            Ok(eval) => match eval.metrics.check() {
+                Ok(()) => {
+                    self.status = eval.status;
+                    self.reason = eval.reason;
+                    self.metrics = Some(eval.metrics);
+                }
+                Err(bad) => {
+                    self.status = Status::Failed;
+                    self.reason = Some(format!("the evaluator returned {bad}"));
+                    self.metrics = None;
+                }
+            },
             Err(e) => {
                 self.status = Status::Failed;
                 self.reason = Some(e.to_string());
@@ -166,5 +212,73 @@ mod tests {
         assert_eq!(trial.status, Status::Failed);
         assert_eq!(trial.reason.as_deref(), Some("no such layer"));
         assert_eq!(trial.metrics, None);
+    }
+
+    #[test]
+    fn an_evaluation_with_a_value_out_of_range_is_recorded_as_failed() {
+        for (metrics, needle) in [
+            (
+                Metrics {
+                    val_acc: Some(f64::NAN),
+                    ..Metrics::default()
+                },
+                "val_acc = NaN",
+            ),
+            (
+                Metrics {
+                    val_acc: Some(1.5),
+                    ..Metrics::default()
+                },
+                "val_acc = 1.5 (allowed: a fraction in [0, 1])",
+            ),
+            (
+                Metrics {
+                    test_acc: Some(-0.1),
+                    ..Metrics::default()
+                },
+                "test_acc = -0.1",
+            ),
+            (
+                Metrics {
+                    train_seconds: f64::NAN,
+                    ..Metrics::default()
+                },
+                "train_seconds = NaN",
+            ),
+            (
+                Metrics {
+                    train_seconds: -3.0,
+                    ..Metrics::default()
+                },
+                "train_seconds = -3",
+            ),
+            (
+                Metrics {
+                    val_loss: Some(f64::INFINITY),
+                    ..Metrics::default()
+                },
+                "val_loss = inf",
+            ),
+            (
+                Metrics {
+                    epochs: f64::NEG_INFINITY,
+                    ..Metrics::default()
+                },
+                "epochs = -inf",
+            ),
+        ] {
+            let mut trial = in_flight();
+            trial.record(Ok(Evaluation {
+                status: Status::Ok,
+                reason: None,
+                metrics,
+            }));
+            assert_eq!(trial.status, Status::Failed, "{needle}");
+            assert_eq!(trial.metrics, None);
+            let reason = trial.reason.clone().unwrap();
+            assert!(reason.contains(needle), "{reason}");
+            assert_eq!(trial.fitness(), None);
+        }
+        assert!(Metrics::default().check().is_ok());
     }
 }

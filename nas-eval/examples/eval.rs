@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use nas_core::{Architecture, Budget};
 use nas_eval::data::{self, DatasetKind};
-use nas_eval::{Backend, OptimizerKind, TrainParams, eval_one};
+use nas_eval::{BackendKind, OptimizerKind, TrainParams, eval_one};
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -64,8 +64,8 @@ fn run() -> Result<(), String> {
             }
             "--backend" => {
                 params.backend = match value()?.as_str() {
-                    "native" => Backend::Native,
-                    "candle" => Backend::Candle,
+                    "native" => BackendKind::Native,
+                    "candle" => BackendKind::Candle,
                     v => return Err(bad(v)),
                 }
             }

@@ -49,6 +49,33 @@ pub enum Error {
     /// The candle reference backend failed.
     #[error("candle backend: {0}")]
     Candle(#[from] candle_core::Error),
+    /// The trial would need more memory than a trial may use (see [`crate::memory`]):
+    /// refused before anything was allocated.
+    #[error(
+        "needs an estimated {estimate} of memory to train ({details}), above the limit of {limit} ({why})"
+    )]
+    Memory {
+        /// The estimate, for people.
+        estimate: String,
+        /// What it counts.
+        details: String,
+        /// The limit, for people.
+        limit: String,
+        /// Where the limit comes from.
+        why: String,
+    },
+    /// The configured `max_memory` is more than this machine can give a trial.
+    #[error(
+        "max_memory = \"{limit}\" is more than this machine can give a trial ({budget}: {why}); lower it, or run where more memory is free"
+    )]
+    MemoryLimit {
+        /// The configured limit.
+        limit: String,
+        /// What the machine can give, for people.
+        budget: String,
+        /// How that was found.
+        why: String,
+    },
 }
 
 /// Result alias of nas-eval's training side.

@@ -3,34 +3,19 @@
 use std::sync::Arc;
 
 use nas_core::{
-    Architecture, Budget, Cost, EvalError, EvalRequest, Evaluation, Evaluator, Metrics, NasRng,
-    Status, rng_from_seed,
+    Architecture, Budget, Cost, EvalError, EvalRequest, Evaluation, Evaluator, Metrics, Status,
+    rng_from_seed,
 };
 use rand::seq::SliceRandom;
 
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::input::Normalizer;
+use crate::memory::{self, MachineMemory, MemoryGate};
 use crate::model::Network;
 use crate::params::TrainValidParams;
+use crate::seeds::{streams, trial_stream};
 use crate::trainer::{self, RunData, Score};
-
-/// Streams of the trial RNG (`rng_from_seed(trial seed)` with `set_stream`).
-pub mod streams {
-    /// Weight initialisation.
-    pub const INIT: u64 = 1;
-    /// Batch order (one shuffle per epoch).
-    pub const SHUFFLE: u64 = 2;
-    /// Dropout masks.
-    pub const DROPOUT: u64 = 3;
-}
-
-/// The trial RNG on one of its [`streams`].
-pub fn trial_stream(seed: u64, stream: u64) -> NasRng {
-    let mut rng = rng_from_seed(seed);
-    rng.set_stream(stream);
-    rng
-}
 
 /// Everything one training run measured (the evaluator's [`Metrics`] plus throughput).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,12 +39,31 @@ pub struct TrainReport {
 /// initialisation, batch order and dropout; the training subset comes from
 /// `params.subset_seed`, the same for every trial. With the native backend the result
 /// does not depend on `params.threads`.
+///
+/// Memory: every trial's need is estimated before its network is built
+/// ([`memory::estimate`]); a trial above the limit ([`TrainingEvaluator::memory_limit`])
+/// is refused with an error naming both, and trials running at once share the machine's
+/// budget through a [`MemoryGate`] (see [`crate::memory`]).
 pub struct TrainingEvaluator {
     dataset: Arc<Dataset>,
     split: Split,
     params: TrainValidParams,
     norm: Normalizer,
     subset_order: Vec<u32>,
+    machine: MachineMemory,
+    gate: MemoryGate,
+}
+
+/// The memory limit of one trial and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// Bytes.
+    pub bytes: u64,
+    /// True when it comes from `max_memory` (the same on every machine), false when it is
+    /// the machine's budget.
+    pub configured: bool,
+    /// Where it comes from, for messages and manifests.
+    pub source: String,
 }
 
 impl std::fmt::Debug for TrainingEvaluator {
@@ -74,8 +78,27 @@ impl std::fmt::Debug for TrainingEvaluator {
 
 impl TrainingEvaluator {
     /// An evaluator over `dataset` split by `split`. Computes the per-channel pixel
-    /// statistics of the training part (see [`Normalizer`]) and the subset permutation.
+    /// statistics of the training part (see [`Normalizer`]) and the subset permutation,
+    /// and reads how much memory the machine can give trials ([`MachineMemory::probe`]).
+    ///
+    /// # Errors
+    /// On data that do not fit together, and when `params.max_memory` is more than the
+    /// machine can give a trial ([`Error::MemoryLimit`]).
     pub fn new(dataset: Arc<Dataset>, split: Split, params: TrainValidParams) -> Result<Self> {
+        Self::with_machine(dataset, split, params, MachineMemory::probe())
+    }
+
+    /// [`TrainingEvaluator::new`] with the machine's memory given (tests, and callers
+    /// that probe once for several evaluators).
+    ///
+    /// # Errors
+    /// As [`TrainingEvaluator::new`].
+    pub fn with_machine(
+        dataset: Arc<Dataset>,
+        split: Split,
+        params: TrainValidParams,
+        machine: MachineMemory,
+    ) -> Result<Self> {
         let n = dataset.train.len();
         if dataset.train.image_len() != dataset.shape.len() && n > 0 {
             return Err(Error::Data(format!(
@@ -114,16 +137,67 @@ impl TrainingEvaluator {
                 dataset.classes
             )));
         }
+        if let Some(limit) = params.max_memory
+            && limit > machine.budget
+        {
+            return Err(Error::MemoryLimit {
+                limit: memory::ByteSize(limit).to_string(),
+                budget: memory::human(machine.budget),
+                why: machine.source,
+            });
+        }
         let norm = Normalizer::fit(&dataset.train, dataset.shape, &split.train);
         let mut subset_order = split.train.clone();
         subset_order.shuffle(&mut rng_from_seed(params.subset_seed));
         Ok(TrainingEvaluator {
+            gate: MemoryGate::new(machine.budget),
+            machine,
             dataset,
             split,
             params,
             norm,
             subset_order,
         })
+    }
+
+    /// The most memory one trial may need: `max_memory` when configured, else the
+    /// machine's budget.
+    pub fn memory_limit(&self) -> MemoryLimit {
+        match self.params.max_memory {
+            Some(bytes) => MemoryLimit {
+                bytes,
+                configured: true,
+                source: format!("training.max_memory = \"{}\"", memory::ByteSize(bytes)),
+            },
+            None => MemoryLimit {
+                bytes: self.machine.budget,
+                configured: false,
+                source: self.machine.source.clone(),
+            },
+        }
+    }
+
+    /// The memory a trial of `arch` under `budget` is estimated to need.
+    ///
+    /// # Errors
+    /// When `arch` cannot be built on the data, or the budget's subset is impossible.
+    pub fn memory_estimate(
+        &self,
+        arch: &Architecture,
+        budget: &Budget,
+        test: bool,
+    ) -> Result<memory::MemoryEstimate> {
+        let train = self.train_images(budget)?.len();
+        let test = if test { self.dataset.test.len() } else { 0 };
+        memory::estimate(
+            arch,
+            self.dataset.shape,
+            self.dataset.classes,
+            &self.params,
+            train,
+            test,
+        )
+        .map_err(|reason| self.build_error(arch, reason))
     }
 
     /// The pixel standardisation in use.
@@ -138,7 +212,9 @@ impl TrainingEvaluator {
 
     /// Parameters and forward MACs of `arch` on this data set (nas-core's analytic count).
     pub fn cost(&self, arch: &Architecture) -> Result<Cost> {
-        arch.cost(self.dataset.shape, self.dataset.classes)
+        arch.as_chain()
+            .ok_or_else(|| crate::engine::network::untrainable(arch))
+            .and_then(|chain| chain.cost(self.dataset.shape, self.dataset.classes))
             .map_err(|reason| self.build_error(arch, reason))
     }
 
@@ -183,6 +259,25 @@ impl TrainingEvaluator {
             ));
         }
         let train = self.train_images(budget)?;
+        let need = self.memory_estimate(arch, budget, test)?;
+        let limit = self.memory_limit();
+        if need.bytes > limit.bytes {
+            return Err(Error::Memory {
+                estimate: memory::human(need.bytes),
+                details: need.details(),
+                limit: memory::human(limit.bytes),
+                why: if limit.configured {
+                    limit.source
+                } else {
+                    format!(
+                        "this machine's: {}; set training.max_memory for a limit that does not depend on the machine",
+                        limit.source
+                    )
+                },
+            });
+        }
+        // Held until the trial's buffers are freed (end of this function).
+        let _memory = self.gate.acquire(need.bytes);
         let batch = self.params.batch_size as usize;
         let mut network = Network::new(
             arch,

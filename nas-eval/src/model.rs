@@ -3,15 +3,15 @@
 
 use nas_core::{Architecture, InputShape};
 
+use crate::backend::{Batch, Model};
 use crate::data::Images;
 use crate::engine::network::Plan;
 use crate::engine::{NativeModel, simd_path};
 use crate::error::{Error, Result};
-use crate::evaluator::{streams, trial_stream};
 use crate::input::Normalizer;
-use crate::params::{Backend, TrainValidParams};
+use crate::params::{BackendKind, TrainValidParams};
 use crate::reference::CandleModel;
-use crate::trainer::{Batch, Model};
+use crate::seeds::{streams, trial_stream};
 
 /// A network built from an architecture, initialised from a trial seed, with its
 /// optimiser state, ready to train on batches of up to `params.batch_size` images.
@@ -54,7 +54,7 @@ impl Network {
         let threads = params.threads as usize;
         let n = plan.params;
         let model: Box<dyn Model + Send> = match params.backend {
-            Backend::Native => Box::new(NativeModel::new(
+            BackendKind::Native => Box::new(NativeModel::new(
                 path,
                 plan,
                 weights,
@@ -64,7 +64,7 @@ impl Network {
                 threads,
                 dropout,
             )?),
-            Backend::Candle => Box::new(CandleModel::new(
+            BackendKind::Candle => Box::new(CandleModel::new(
                 path,
                 plan,
                 &weights,

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::memory::ByteSize;
+
 /// The optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,7 +29,7 @@ impl OptimizerKind {
 /// Which implementation trains the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Backend {
+pub enum BackendKind {
     /// nas-eval's own CPU engine (im2col + `gemm`, exact pooling backward, fixed-order
     /// multi-threading): fast, and bit-identical for any thread count.
     #[default]
@@ -37,12 +39,12 @@ pub enum Backend {
     Candle,
 }
 
-impl Backend {
+impl BackendKind {
     /// The name used in configs.
     pub fn name(self) -> &'static str {
         match self {
-            Backend::Native => "native",
-            Backend::Candle => "candle",
+            BackendKind::Native => "native",
+            BackendKind::Candle => "candle",
         }
     }
 }
@@ -79,12 +81,18 @@ pub struct TrainParams {
     /// mathematics, and keeps results independent of `threads`.
     pub micro_batch: u32,
     /// `native` or `candle`.
-    pub backend: Backend,
+    pub backend: BackendKind,
     /// Seed of the fixed permutation of the training split whose first
     /// `budget.train_subset` images a reduced-fidelity trial trains on. It must be the
     /// same for every trial of an experiment so that trials train on the same images
     /// (derive it from the experiment seed, never from a trial seed).
     pub subset_seed: u64,
+    /// Most memory one trial may need (estimated before anything is allocated, see
+    /// [`crate::memory`]): a trial above it is refused (recorded `failed`). Unset: three
+    /// quarters of what the machine has free when the evaluator is built, which depends
+    /// on the machine; set it for a limit that does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<ByteSize>,
 }
 
 impl Default for TrainParams {
@@ -97,8 +105,9 @@ impl Default for TrainParams {
             momentum: None,
             threads: 1,
             micro_batch: 32,
-            backend: Backend::Native,
+            backend: BackendKind::Native,
             subset_seed: 0,
+            max_memory: None,
         }
     }
 }
@@ -121,9 +130,12 @@ pub struct TrainValidParams {
     /// Examples per micro-batch.
     pub micro_batch: u32,
     /// The backend.
-    pub backend: Backend,
+    pub backend: BackendKind,
     /// Seed of the training-subset permutation.
     pub subset_seed: u64,
+    /// The configured memory limit of one trial, in bytes (None: the machine's budget).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<u64>,
 }
 
 impl TrainParams {
@@ -185,6 +197,15 @@ impl TrainParams {
         if !(0.0..1.0).contains(&momentum) {
             return Err(Error::invalid("momentum", momentum, "0 <= momentum < 1"));
         }
+        if let Some(m) = self.max_memory
+            && m.bytes() < crate::memory::MIN_LIMIT
+        {
+            return Err(Error::invalid(
+                "max_memory",
+                format!("\"{m}\""),
+                "at least \"1MiB\" (e.g. \"4GiB\")",
+            ));
+        }
         Ok(TrainValidParams {
             batch_size: self.batch_size,
             optimizer: self.optimizer,
@@ -195,6 +216,7 @@ impl TrainParams {
             micro_batch: self.micro_batch,
             backend: self.backend,
             subset_seed: self.subset_seed,
+            max_memory: self.max_memory.map(ByteSize::bytes),
         })
     }
 }
@@ -238,7 +260,7 @@ mod tests {
         assert_eq!(v.learning_rate, 1e-3);
         assert_eq!(v.weight_decay, 0.01);
         assert_eq!(v.threads, 1);
-        assert_eq!(v.backend, Backend::Native);
+        assert_eq!(v.backend, BackendKind::Native);
         let sgd = TrainParams {
             optimizer: OptimizerKind::Sgd,
             ..TrainParams::default()
@@ -351,6 +373,26 @@ mod tests {
         rejected(sgd(1.0), "momentum");
         rejected(sgd(-0.5), "momentum");
         assert!(sgd(0.0).check().is_ok());
+    }
+
+    #[test]
+    fn rejects_max_memory() {
+        rejected(
+            TrainParams {
+                max_memory: Some(ByteSize(1000)),
+                ..Default::default()
+            },
+            "max_memory",
+        );
+        let ok = TrainParams {
+            max_memory: Some("2GiB".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(ok.check().unwrap().max_memory, Some(2 << 30));
+        let p: TrainParams = serde_json::from_str(r#"{"max_memory": "512MiB"}"#).unwrap();
+        assert_eq!(p.max_memory, Some(ByteSize(512 << 20)));
+        let err = serde_json::from_str::<TrainParams>(r#"{"max_memory": "lots"}"#).unwrap_err();
+        assert!(err.to_string().contains("not an amount of memory"), "{err}");
     }
 
     #[test]

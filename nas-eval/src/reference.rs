@@ -20,6 +20,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use nas_core::{Activation, Geometry};
 use rayon::ThreadPool;
 
+use crate::backend::{Batch, Model};
 use crate::engine::NasRng;
 use crate::engine::dropout::{self, MaskPosition};
 use crate::engine::loss::{LossSum, softmax_cross_entropy};
@@ -27,7 +28,6 @@ use crate::engine::network::{Op, Plan, Step, flat_to_engine};
 use crate::engine::optim::{self, Optimizer};
 use crate::engine::simd::SimdPath;
 use crate::error::{Error, Result};
-use crate::trainer::{Batch, Model};
 
 /// Converts a layer's weight from the engine's layout to PyTorch's.
 fn to_torch(step: &Step, w: &[f32]) -> Vec<f32> {

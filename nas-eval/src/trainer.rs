@@ -5,34 +5,11 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 
+use crate::backend::{Batch, Model};
 use crate::data::Images;
 use crate::engine::NasRng;
-use crate::engine::loss::LossSum;
 use crate::error::Result;
 use crate::input::Normalizer;
-
-/// Images to run: which ones, and how to turn them into inputs.
-#[derive(Clone, Copy)]
-pub(crate) struct Batch<'a> {
-    /// Where the images are.
-    pub images: &'a Images,
-    /// Pixel standardisation.
-    pub norm: &'a Normalizer,
-    /// Which images, in order.
-    pub indices: &'a [u32],
-}
-
-/// What a backend offers the trainer.
-pub(crate) trait Model {
-    /// One optimisation step on the batch (`step` counts steps from 0 over the whole
-    /// run). Returns the sum of the examples' losses before the update; a NaN or
-    /// infinite sum means the step was not applied.
-    fn train_step(&mut self, batch: Batch<'_>, step: u64) -> Result<f64>;
-    /// Summed loss and correct predictions over the batch (no dropout, no update).
-    fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum>;
-    /// The trainable parameters, in the engine's layout.
-    fn weights(&self) -> Vec<f32>;
-}
 
 /// Accuracy and mean loss on a set of images.
 #[derive(Debug, Clone, Copy, PartialEq)]

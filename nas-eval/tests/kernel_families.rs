@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use nas_core::{
-    Activation, Architecture, Budget, InputShape, SearchSpaceParams, rng_from_seed,
+    Activation, Architecture, Budget, ChainParams, InputShape, rng_from_seed,
     space::{Conv2dChoices, DenseChoices, DropoutChoices},
 };
 use nas_eval::data::{Dataset, mini_mnist};
@@ -113,7 +113,7 @@ fn architectures() -> Vec<Architecture> {
     .map(|a| a.parse().expect("an architecture"))
     .collect();
     let all = Activation::ALL.to_vec();
-    let space = SearchSpaceParams {
+    let space = ChainParams {
         min_layers: 2,
         max_layers: 4,
         conv2d: Some(Conv2dChoices {
@@ -139,7 +139,7 @@ fn architectures() -> Vec<Architecture> {
         let arch = space.sample(&mut rng);
         let cost = arch.cost(InputShape::new(1, 28, 28), 10).expect("a cost");
         if cost.macs <= 400_000 {
-            archs.push(arch);
+            archs.push(Architecture::Chain(arch));
         }
     }
     archs

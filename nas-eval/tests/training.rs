@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use nas_core::{Architecture, Budget, EvalRequest, Evaluator, Metrics, Status};
 use nas_eval::data::{Dataset, mini_mnist};
-use nas_eval::{Backend, OptimizerKind, TrainParams, TrainingEvaluator, eval_one};
+use nas_eval::{BackendKind, OptimizerKind, TrainParams, TrainingEvaluator, eval_one};
 
 fn mini() -> Arc<Dataset> {
     static DATA: OnceLock<Arc<Dataset>> = OnceLock::new();
@@ -264,7 +264,7 @@ fn the_candle_backend_trains_the_same_network() {
     let a = arch("conv3x3-4-relu > maxpool2 > dense16-tanh");
     let native = evaluator(TrainParams::default());
     let candle = evaluator(TrainParams {
-        backend: Backend::Candle,
+        backend: BackendKind::Candle,
         ..TrainParams::default()
     });
     let (_, _, n) = run(&native, &a, &budget, 9, false);

@@ -5,10 +5,9 @@ use std::collections::VecDeque;
 use rand::seq::index;
 use serde::{Deserialize, Serialize};
 
-use nas_core::{Architecture, History, NasRng, Result, SearchSpace, Strategy, Trial, mutate};
+use nas_core::{Architecture, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial};
 
 use crate::params::EvolutionValidParams;
-use crate::pending::Pending;
 
 /// A member of the population: an evaluated architecture and its fitness (None: the trial
 /// does not rank, and loses every tournament against a ranked member).
@@ -30,8 +29,10 @@ impl Member {
 /// The first `population` (P) proposals are uniform draws from the space. From then on,
 /// each proposal draws `sample_size` (S) members of the population uniformly without
 /// replacement, takes the fittest (the earliest drawn on ties) as the parent, and proposes
-/// one mutation of it ([`nas_core::mutate`]: alter one option, change one layer's kind, or
-/// insert or remove one layer, always giving a different valid architecture). Each told
+/// one mutation of it ([`nas_core::SearchSpace::mutate`]: one decision changed to a
+/// different value, as NAS-Bench-201's REA does for cells; for chains alter one option,
+/// change one layer's kind, or insert or remove one layer; always a different architecture
+/// of the space). Each told
 /// trial joins the population, and the oldest member leaves once it holds more than P:
 /// members die of age, not of low fitness, which is the regularization.
 ///
@@ -104,7 +105,7 @@ impl Strategy for RegularizedEvolution {
             self.space.sample(&mut self.rng)
         } else {
             let parent = self.tournament().clone();
-            mutate(&parent, &self.space, &mut self.rng)
+            self.space.mutate(&parent, &mut self.rng)
         };
         self.asked += 1;
         self.pending.push(arch.id());

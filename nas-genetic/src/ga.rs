@@ -6,11 +6,12 @@ use rand::Rng;
 use rand::seq::index;
 use serde::{Deserialize, Serialize};
 
-use nas_core::{ArchId, Architecture, History, NasRng, Result, SearchSpace, Strategy, Trial};
+use nas_core::{
+    ArchId, Architecture, Genetics, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial,
+};
 
-use crate::genome::{Genetics, Genome};
+use crate::genome::{self, Genome};
 use crate::params::{Crossover, GaValidParams, Selection};
-use crate::pending::Pending;
 
 /// Children bred in a row inside one ask whose architecture was already evaluated
 /// before the GA proposes a random immigrant instead.
@@ -48,18 +49,20 @@ struct Member {
 }
 
 /// A generational genetic algorithm over the space's fixed-length encoding
-/// ([`nas_core::Encoding`]).
+/// ([`nas_core::Encoding`]), with the space's genetic operators ([`nas_core::Genetics`]).
 ///
 /// - **Generation 0**: `population` architectures drawn uniformly from the space.
 /// - **Each next generation**: the `elitism` best members are copied unchanged; every other
 ///   member is a child: two parents are selected (tournament or roulette), recombined with
 ///   probability `crossover_rate` (one-point or uniform crossover; else the child copies the
-///   first parent), then mutated gene by gene with probability `mutation_rate` (a layer's
-///   kind, each of its options, its removal, an insertion at each place).
-/// - **Validity**: a child is repaired, never rejected: layers that cannot follow the layers
-///   before them are dropped, and a network left shorter than `min_layers` is completed with
-///   uniformly drawn layers (see the crate docs). If that ever fails, the child is replaced by
-///   a uniform draw from the space.
+///   first parent), then mutated decision by decision with probability `mutation_rate`
+///   (cells and macro networks: each gene to a different value; chains: a layer's kind,
+///   each of its options, its removal, an insertion at each place).
+/// - **Validity**: a child is repaired, never rejected: every genome of a cell or macro
+///   space is an architecture; in a chain, layers that cannot follow the layers before them
+///   are dropped, and a network left shorter than `min_layers` is completed with uniformly
+///   drawn layers (see the crate docs). If that ever fails, the child is replaced by a
+///   uniform draw from the space.
 /// - **No fitness is computed twice**: a child whose architecture was already evaluated in the
 ///   run (told, or found in the [`History`]) joins the generation with that fitness and costs
 ///   no proposal; a child identical to a proposal in flight waits for its result. Only new
@@ -224,8 +227,8 @@ impl GeneticAlgorithm {
             let b = self.select();
             let (ga, gb) = (&self.population[a].genome, &self.population[b].genome);
             match self.params.crossover {
-                Crossover::OnePoint => genetics.one_point(ga, gb, &mut self.rng),
-                Crossover::Uniform => genetics.uniform(ga, gb, &mut self.rng),
+                Crossover::OnePoint => genome::one_point(ga, gb, &mut self.rng),
+                Crossover::Uniform => genome::uniform(ga, gb, &mut self.rng),
             }
         } else {
             self.population[a].genome.clone()
@@ -269,7 +272,7 @@ impl GeneticAlgorithm {
 impl Strategy for GeneticAlgorithm {
     fn ask(&mut self, history: &History) -> Result<Architecture> {
         let space = self.space.clone();
-        let genetics = Genetics::new(&space);
+        let genetics = space.genetics();
         for _ in 0..MAX_KNOWN_CHILDREN {
             self.advance_if_complete();
             let (genome, arch) = if self.population.is_empty() {

@@ -73,7 +73,6 @@ mod evolution;
 mod ga;
 mod genome;
 mod params;
-mod pending;
 
 pub use evolution::RegularizedEvolution;
 pub use ga::GeneticAlgorithm;

@@ -236,6 +236,20 @@ impl From<EvolutionValidParams> for EvolutionParams {
     }
 }
 
+impl nas_core::Params for GaParams {
+    type Valid = GaValidParams;
+    fn check(&self) -> Result<GaValidParams> {
+        GaParams::check(self)
+    }
+}
+
+impl nas_core::Params for EvolutionParams {
+    type Valid = EvolutionValidParams;
+    fn check(&self) -> Result<EvolutionValidParams> {
+        EvolutionParams::check(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,24 +1,24 @@
 //! The GA and regularized evolution against the runner's contract: reproducible,
 //! resumable from a checkpoint, valid proposals, robust to failures and to asks in flight.
 
-use nas_core::RunSeeds;
 use nas_core::testutil::{
     Run, SyntheticEvaluator, assert_accepts_asks_in_flight, assert_rejects_tell_without_ask,
     assert_restore_continues, assert_same_proposals, assert_survives_diverged_and_failed,
     tiny_space, toy_space,
 };
+use nas_core::{RunSeeds, SearchSpace};
 use nas_genetic::{
     Crossover, EvolutionParams, GaParams, GeneticAlgorithm, RegularizedEvolution, Selection,
 };
 
-fn ga(params: GaParams) -> impl Fn(RunSeeds) -> GeneticAlgorithm {
+fn ga(params: GaParams) -> impl Fn(SearchSpace, RunSeeds) -> GeneticAlgorithm {
     let params = params.check().unwrap();
-    move |seeds| GeneticAlgorithm::new(toy_space(), params.clone(), seeds.strategy_rng())
+    move |space, seeds| GeneticAlgorithm::new(space, params.clone(), seeds.strategy_rng())
 }
 
-fn evolution(params: EvolutionParams) -> impl Fn(RunSeeds) -> RegularizedEvolution {
+fn evolution(params: EvolutionParams) -> impl Fn(SearchSpace, RunSeeds) -> RegularizedEvolution {
     let params = params.check().unwrap();
-    move |seeds| RegularizedEvolution::new(toy_space(), params.clone(), seeds.strategy_rng())
+    move |space, seeds| RegularizedEvolution::new(space, params.clone(), seeds.strategy_rng())
 }
 
 fn ga_variants() -> Vec<GaParams> {
@@ -97,9 +97,9 @@ fn the_ga_never_proposes_an_evaluated_architecture() {
     for p in ga_variants() {
         let seeds = RunSeeds::new(15, "ga", 0);
         let mut run = Run::toy(seeds);
-        let mut s = ga(p)(seeds);
+        let mut s = ga(p)(toy_space(), seeds);
         run.steps(&mut s, 300);
-        assert_eq!(run.history.distinct(), 300);
+        assert_eq!(run.history().distinct(), 300);
         assert!(s.generations() > 5, "{} generations", s.generations());
     }
 }
@@ -118,5 +118,5 @@ fn the_ga_goes_on_in_a_space_it_has_exhausted() {
     let mut s = GeneticAlgorithm::new(space.clone(), params, seeds.strategy_rng());
     let mut run = Run::new(space, seeds, SyntheticEvaluator::default());
     run.steps(&mut s, 20);
-    assert_eq!(run.history.distinct(), 6);
+    assert_eq!(run.history().distinct(), 6);
 }

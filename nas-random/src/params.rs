@@ -62,6 +62,13 @@ impl From<RandomValidParams> for RandomParams {
     }
 }
 
+impl nas_core::Params for RandomParams {
+    type Valid = RandomValidParams;
+    fn check(&self) -> Result<RandomValidParams> {
+        RandomParams::check(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

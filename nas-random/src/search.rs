@@ -3,9 +3,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use nas_core::{
-    ArchId, Architecture, Error, History, NasRng, Result, SearchSpace, Strategy, Trial,
-};
+use nas_core::{Architecture, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial};
 
 use crate::params::RandomValidParams;
 
@@ -28,8 +26,8 @@ pub struct RandomSearch {
     space: SearchSpace,
     params: RandomValidParams,
     rng: NasRng,
-    /// Proposals not yet told, in order (a multiset: a repeat may be asked twice).
-    pending: Vec<ArchId>,
+    /// Proposals not yet told.
+    pending: Pending,
 }
 
 impl RandomSearch {
@@ -40,7 +38,7 @@ impl RandomSearch {
             space,
             params,
             rng,
-            pending: Vec::new(),
+            pending: Pending::default(),
         }
     }
 
@@ -58,7 +56,7 @@ impl RandomSearch {
     /// uniform draw once every architecture of the space has been seen.
     fn unseen(&mut self, history: &History) -> Architecture {
         let pending = &self.pending;
-        let seen = |a: &Architecture| history.contains(a) || pending.contains(&a.id());
+        let seen = |a: &Architecture| history.contains(a) || pending.contains(a.id());
         let total = self.space.count_architectures();
         // An upper bound of the number of distinct architectures seen.
         let seen_bound = (history.distinct() + pending.len()) as u128;
@@ -97,14 +95,6 @@ impl Strategy for RandomSearch {
     }
 
     fn tell(&mut self, trial: &Trial) -> Result<()> {
-        let id = trial.arch.id();
-        let i = self.pending.iter().position(|&p| p == id).ok_or_else(|| {
-            Error::Strategy(format!(
-                "random search was told trial {} of `{}`, which it has no outstanding proposal for",
-                trial.index, trial.arch
-            ))
-        })?;
-        self.pending.remove(i);
-        Ok(())
+        self.pending.take(trial, "random search")
     }
 }

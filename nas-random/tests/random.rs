@@ -16,10 +16,9 @@ fn search(no_repeat: bool, space: &SearchSpace, seeds: RunSeeds) -> RandomSearch
     RandomSearch::new(space.clone(), params, seeds.strategy_rng())
 }
 
-/// Random search on the toy space, with or without `no_repeat`.
-fn on_toy(no_repeat: bool) -> impl Fn(RunSeeds) -> RandomSearch {
-    let space = toy_space();
-    move |seeds| search(no_repeat, &space, seeds)
+/// Random search on a toy space, with or without `no_repeat`.
+fn on_toy(no_repeat: bool) -> impl Fn(SearchSpace, RunSeeds) -> RandomSearch {
+    move |space, seeds| search(no_repeat, &space, seeds)
 }
 
 #[test]
@@ -64,7 +63,7 @@ fn no_repeat_covers_the_space_before_repeating() {
     );
     // The space is exhausted: proposals go on, with repeats.
     run.steps(&mut s, 4);
-    assert_eq!(run.history.len(), n + 4);
+    assert_eq!(run.history().len(), n + 4);
 
     // Without no_repeat, the same number of draws repeats some architecture.
     let mut run = Run::new(space.clone(), seeds, evaluator);

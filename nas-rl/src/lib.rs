@@ -66,9 +66,7 @@
 //! # Ok::<(), nas_core::Error>(())
 //! ```
 
-mod moves;
 mod params;
-mod pending;
 mod policy;
 mod qlearning;
 mod reinforce;

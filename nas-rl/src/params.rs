@@ -269,6 +269,20 @@ macro_rules! impl_valid {
 impl_valid!(ReinforceValidParams, ReinforceParams);
 impl_valid!(QLearningValidParams, QLearningParams);
 
+impl nas_core::Params for ReinforceParams {
+    type Valid = ReinforceValidParams;
+    fn check(&self) -> Result<ReinforceValidParams> {
+        ReinforceParams::check(self)
+    }
+}
+
+impl nas_core::Params for QLearningParams {
+    type Valid = QLearningValidParams;
+    fn check(&self) -> Result<QLearningValidParams> {
+        QLearningParams::check(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,167 +1,35 @@
 //! The REINFORCE controller's policy: one categorical distribution per gene of the
-//! fixed-length encoding, masked so that every sample is a valid architecture, and trained
-//! by Adam on plain `Vec<f64>`s.
+//! space's fixed-length encoding, masked by the space's walk so that every sample is an
+//! architecture of the space, and trained by Adam on plain `Vec<f64>`s.
 
 use serde::{Deserialize, Serialize};
 
-use nas_core::{Architecture, Encoding, Error, Result, SearchSpace};
+use nas_core::{Decision, SearchSpace};
 
-use crate::moves::{self, Moves};
-
-/// One decision of a walk: the gene decided, the values the mask allowed, the value taken.
+/// Where each gene's logits start in the policy's parameter vector.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Decision {
-    pub(crate) gene: usize,
-    pub(crate) allowed: Vec<usize>,
-    pub(crate) chosen: usize,
-}
-
-/// What a walk needs to know about the space's encoding.
-#[derive(Debug, Clone)]
 pub(crate) struct Genes {
-    enc: Encoding,
-    /// Canonical slot genes of each variant of the space.
-    variant_slots: Vec<Vec<usize>>,
-    /// Start of each gene's logits in the parameter vector.
     offsets: Vec<usize>,
+    parameters: usize,
 }
 
 impl Genes {
     pub(crate) fn new(space: &SearchSpace) -> Self {
-        let enc = Encoding::new(space);
-        let gps = enc.genes_per_slot();
-        let variant_slots = space
-            .variants()
-            .iter()
-            .map(|v| {
-                enc.encode(&Architecture::new(vec![*v]))
-                    .expect("a variant of the space encodes")[..gps]
-                    .to_vec()
-            })
-            .collect();
-        let mut offsets = Vec::with_capacity(enc.len());
+        let mut offsets = Vec::with_capacity(space.encoding().len());
         let mut next = 0;
-        for g in enc.genes() {
+        for g in space.encoding().genes() {
             offsets.push(next);
             next += g.cardinality;
         }
         Genes {
-            enc,
-            variant_slots,
             offsets,
+            parameters: next,
         }
     }
 
     /// Number of logits of the policy.
     pub(crate) fn parameters(&self) -> usize {
-        self.enc.genes().iter().map(|g| g.cardinality).sum()
-    }
-
-    /// Walks the decisions that build one architecture, slot by slot: the kind gene (0 =
-    /// end, allowed once the network has `min_layers` layers; a kind, allowed when one of its
-    /// layers keeps the network completable), then each option gene of that kind, allowed
-    /// values narrowed to the layers that keep it completable. `choose(gene, allowed)` picks
-    /// each value. Decisions with a single allowed value are forced and not returned.
-    pub(crate) fn walk(
-        &self,
-        space: &SearchSpace,
-        moves: &mut Moves,
-        mut choose: impl FnMut(usize, &[usize]) -> Result<usize>,
-    ) -> Result<(Vec<Decision>, Architecture)> {
-        let gps = self.enc.genes_per_slot();
-        let mut prefix: Vec<usize> = Vec::new();
-        let mut decisions = Vec::new();
-        for slot in 0..self.enc.slots() {
-            let next = moves.next(space, &prefix).to_vec();
-            let mut kinds = Vec::new();
-            if moves::can_stop(space, prefix.len()) {
-                kinds.push(0);
-            }
-            for (k, kind) in self.enc.kinds().iter().enumerate() {
-                if next.iter().any(|&v| space.variants()[v].kind() == *kind) {
-                    kinds.push(k + 1);
-                }
-            }
-            let gene = slot * gps;
-            let k = self.decide(gene, kinds, &mut choose, &mut decisions)?;
-            if k == 0 {
-                break;
-            }
-            let kind = self.enc.kinds()[k - 1];
-            let mut candidates: Vec<usize> = next
-                .into_iter()
-                .filter(|&v| space.variants()[v].kind() == kind)
-                .collect();
-            for offset in 1..gps {
-                if self.enc.genes()[offset].role.layer_kind() != Some(kind) {
-                    continue;
-                }
-                let mut values: Vec<usize> = candidates
-                    .iter()
-                    .map(|&v| self.variant_slots[v][offset])
-                    .collect();
-                values.sort_unstable();
-                values.dedup();
-                let value = self.decide(gene + offset, values, &mut choose, &mut decisions)?;
-                candidates.retain(|&v| self.variant_slots[v][offset] == value);
-            }
-            match candidates[..] {
-                [v] => prefix.push(v),
-                _ => {
-                    return Err(Error::Strategy(format!(
-                        "slot {slot}: the genes chose {} layers instead of one",
-                        candidates.len()
-                    )));
-                }
-            }
-        }
-        Ok((decisions, moves::architecture(space, &prefix)))
-    }
-
-    fn decide(
-        &self,
-        gene: usize,
-        allowed: Vec<usize>,
-        choose: &mut impl FnMut(usize, &[usize]) -> Result<usize>,
-        decisions: &mut Vec<Decision>,
-    ) -> Result<usize> {
-        if allowed.is_empty() {
-            return Err(Error::Strategy(format!(
-                "gene {gene}: no value keeps the network valid"
-            )));
-        }
-        let chosen = choose(gene, &allowed)?;
-        if !allowed.contains(&chosen) {
-            return Err(Error::Strategy(format!(
-                "gene {gene}: value {chosen} is not among the allowed {allowed:?}"
-            )));
-        }
-        if allowed.len() > 1 {
-            decisions.push(Decision {
-                gene,
-                allowed,
-                chosen,
-            });
-        }
-        Ok(chosen)
-    }
-
-    /// The decisions that build `arch` (which must be in the space).
-    pub(crate) fn decisions_of(
-        &self,
-        space: &SearchSpace,
-        moves: &mut Moves,
-        arch: &Architecture,
-    ) -> Result<Vec<Decision>> {
-        space.contains(arch)?;
-        let genome = self.enc.encode(arch)?;
-        let (decisions, rebuilt) = self.walk(space, moves, |gene, _| Ok(genome[gene]))?;
-        if &rebuilt != arch {
-            return Err(Error::Strategy(format!(
-                "the decisions of `{arch}` rebuild `{rebuilt}`"
-            )));
-        }
-        Ok(decisions)
+        self.parameters
     }
 
     /// Start of a gene's logits.
@@ -280,30 +148,34 @@ mod tests {
     #[test]
     fn decisions_rebuild_every_architecture() {
         let space = toy_space();
-        let genes = Genes::new(&space);
-        let mut moves = Moves::default();
         let mut rng = rng_from_seed(1);
         for _ in 0..300 {
             let arch = space.sample(&mut rng);
-            let decisions = genes.decisions_of(&space, &mut moves, &arch).unwrap();
+            let decisions = space.decisions_of(&arch).unwrap();
             assert!(decisions.iter().all(|d| d.allowed.contains(&d.chosen)));
             // One kind decision per layer, one end decision unless the network is full.
+            let depth = arch.as_chain().unwrap().depth();
             let kinds = decisions.iter().filter(|d| d.gene % 7 == 0).count();
-            assert_eq!(kinds, arch.depth() + usize::from(arch.depth() < 5));
+            assert_eq!(kinds, depth + usize::from(depth < 5));
         }
-        let outside: Architecture = "dense100-relu".parse().unwrap();
-        assert!(genes.decisions_of(&space, &mut moves, &outside).is_err());
+        let outside: nas_core::Architecture = "dense100-relu".parse().unwrap();
+        assert!(space.decisions_of(&outside).is_err());
+        // A cell decides every edge with all its values allowed.
+        let cells = nas_core::testutil::toy_cell_space();
+        let cell = cells.sample(&mut rng);
+        let d = cells.decisions_of(&cell).unwrap();
+        assert_eq!(d.len(), 6);
+        assert!(d.iter().all(|d| d.allowed == vec![0, 1, 2, 3, 4]));
     }
 
     #[test]
     fn the_gradient_matches_finite_differences() {
         let space = toy_space();
         let genes = Genes::new(&space);
-        let mut moves = Moves::default();
-        let arch: Architecture = "conv3x3-32-relu > maxpool2 > dense128-relu"
+        let arch: nas_core::Architecture = "conv3x3-32-relu > maxpool2 > dense128-relu"
             .parse()
             .unwrap();
-        let decisions = genes.decisions_of(&space, &mut moves, &arch).unwrap();
+        let decisions = space.decisions_of(&arch).unwrap();
         let mut policy = Policy::uniform(genes.parameters());
         for (i, l) in policy.logits.iter_mut().enumerate() {
             *l = ((i * 37 % 11) as f64 - 5.0) / 7.0;

@@ -6,12 +6,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use nas_core::{
-    ArchId, Architecture, Error, History, NasRng, Result, SearchSpace, Strategy, Trial,
+    ArchId, Architecture, Error, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial,
 };
 
-use crate::moves::{self, Moves};
 use crate::params::{Exploration, QLearningValidParams, RandomAction};
-use crate::pending::Pending;
 use crate::policy;
 use crate::reinforce::UNRANKED_REWARD;
 
@@ -71,8 +69,6 @@ pub struct QLearning {
     resampled: BTreeMap<ArchId, u32>,
     /// Proposals made: the position in the ε schedule.
     asked: u64,
-    #[serde(skip)]
-    moves: Moves,
 }
 
 impl QLearning {
@@ -98,7 +94,6 @@ impl QLearning {
             pending: Pending::default(),
             resampled: BTreeMap::new(),
             asked: 0,
-            moves: Moves::default(),
         })
     }
 
@@ -145,7 +140,7 @@ impl QLearning {
     /// The table key of (state, action): the state is (depth, last layer or none), the
     /// action a layer or none for terminate.
     fn key(&self, depth: usize, last: Option<usize>, action: Option<usize>) -> u64 {
-        let n = self.space.variants().len() as u64 + 1;
+        let n = self.space.action_count() as u64 + 1;
         let code = |x: Option<usize>| x.map_or(0, |v| v as u64 + 1);
         (depth as u64 * n + code(last)) * n + code(action)
     }
@@ -157,10 +152,10 @@ impl QLearning {
     /// The actions allowed after `prefix`, sorted: terminate (None) first if allowed, then
     /// layers in canonical order.
     fn actions(&mut self, prefix: &[usize]) -> Vec<Option<usize>> {
-        let stop = moves::can_stop(&self.space, prefix.len()).then_some(None);
-        let next = self.moves.next(&self.space, prefix);
+        let actions = self.space.actions_after(prefix);
+        let stop = actions.stop.then_some(None);
         stop.into_iter()
-            .chain(next.iter().map(|&v| Some(v)))
+            .chain(actions.next.into_iter().map(Some))
             .collect()
     }
 
@@ -171,7 +166,7 @@ impl QLearning {
         let actions = self.actions(prefix);
         let (depth, last) = (prefix.len(), prefix.last().copied());
         let first = self.key(depth, last, None);
-        let n = self.space.variants().len() as u64 + 1;
+        let n = self.space.action_count() as u64 + 1;
         let mut stored = 0;
         let mut best = f64::NEG_INFINITY;
         for (&key, &value) in self.q.range(first..first + n) {
@@ -209,9 +204,10 @@ impl QLearning {
         match self.params.random_action {
             RandomAction::Uniform => actions[self.rng.random_range(0..actions.len())],
             RandomAction::ByKind => {
-                let variants = self.space.variants();
-                let kind = |a: &Option<usize>| a.map(|v| variants[v].kind());
-                // Actions are sorted, and variants come kind by kind: groups are contiguous.
+                let space = &self.space;
+                let kind = |a: &Option<usize>| a.map(|v| space.action_group(v));
+                // Actions are sorted, and chain variants come kind by kind: groups are
+                // contiguous.
                 let mut kinds: Vec<_> = actions.iter().map(kind).collect();
                 kinds.dedup();
                 let k = kinds[self.rng.random_range(0..kinds.len())];
@@ -279,7 +275,7 @@ impl Strategy for QLearning {
     fn ask(&mut self, history: &History) -> Result<Architecture> {
         let mut layers = self.walk();
         for _ in 1..MAX_WALKS {
-            let arch = moves::architecture(&self.space, &layers);
+            let arch = self.space.from_actions(&layers);
             let id = arch.id();
             if let Some(earlier) = history.lookup(&arch) {
                 let reward = earlier.fitness().unwrap_or(UNRANKED_REWARD);
@@ -292,14 +288,14 @@ impl Strategy for QLearning {
             layers = self.walk();
         }
         self.asked += 1;
-        let arch = moves::architecture(&self.space, &layers);
+        let arch = self.space.from_actions(&layers);
         self.pending.push(arch.id());
         Ok(arch)
     }
 
     fn tell(&mut self, trial: &Trial) -> Result<()> {
         self.pending.take(trial, "Q-learning")?;
-        let layers = moves::layer_indices(&self.space, &trial.arch)?;
+        let layers = self.space.actions_of(&trial.arch)?;
         let reward = trial.fitness().unwrap_or(UNRANKED_REWARD);
         let id = trial.arch.id();
         let times = if self.pending.contains(id) {

@@ -3,11 +3,9 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use nas_core::{Architecture, History, NasRng, Result, SearchSpace, Strategy, Trial};
+use nas_core::{Architecture, History, NasRng, Pending, Result, SearchSpace, Strategy, Trial};
 
-use crate::moves::Moves;
 use crate::params::ReinforceValidParams;
-use crate::pending::Pending;
 use crate::policy::{self, Genes, Policy};
 
 /// Reward of a trial that does not rank (diverged, failed): the lowest accuracy there is.
@@ -32,23 +30,18 @@ impl Baseline {
     }
 }
 
-/// What never needs saving: rebuilt from the space on first use after a restore.
-#[derive(Debug, Clone, Default)]
-struct Cache {
-    genes: Option<Genes>,
-    moves: Moves,
-}
-
-/// The REINFORCE controller: a policy over the decisions of nas-core's fixed-length
+/// The REINFORCE controller: a policy over the decisions of the space's fixed-length
 /// [`Encoding`](nas_core::Encoding), trained by policy gradient with validation accuracy
 /// as the reward.
 ///
-/// - **Policy**: one categorical distribution per gene (per layer slot: the kind, 0 for
-///   "end", then the options of that kind), factorized like NAS-Bench-201's REINFORCE
-///   policy (one table of logits per decision), starting uniform. Decisions are masked so
-///   that a sample is always a valid architecture: a kind is allowed only if one of its
-///   layers keeps the network completable, each option only if a completable layer has it,
-///   "end" only from `min_layers` on.
+/// - **Policy**: one categorical distribution per gene, factorized like NAS-Bench-201's
+///   REINFORCE policy (one table of logits per decision), starting uniform, sampled
+///   through the space's walk ([`nas_core::SearchSpace::walk`]): for cells one
+///   distribution per edge over the operations, for macro networks one per layer over the
+///   blocks (every combination is valid); for chains, layer slot by layer slot, the kind
+///   (0 for "end") then the options of that kind, masked so that a sample is always a
+///   valid architecture (a kind only if one of its layers keeps the network completable,
+///   each option only if a completable layer has it, "end" only from `min_layers` on).
 /// - **Update** after each told trial (Williams 1992; Zoph & Le 2017): the advantage is the
 ///   reward minus the baseline, an exponential moving average (momentum
 ///   `baseline_momentum`, bias-corrected) of the previous rewards (0 for the first trial);
@@ -65,8 +58,9 @@ pub struct Reinforce {
     policy: Policy,
     baseline: Baseline,
     pending: Pending,
+    /// Where each gene's logits start (rebuilt from the space after a restore).
     #[serde(skip)]
-    cache: Cache,
+    genes: Option<Genes>,
 }
 
 impl Reinforce {
@@ -81,10 +75,7 @@ impl Reinforce {
             rng,
             baseline: Baseline::default(),
             pending: Pending::default(),
-            cache: Cache {
-                genes: Some(genes),
-                moves: Moves::default(),
-            },
+            genes: Some(genes),
         }
     }
 
@@ -105,12 +96,9 @@ impl Reinforce {
 
     /// The most likely architecture under the current policy (each decision at its mode).
     pub fn mode(&mut self) -> Result<Architecture> {
-        let genes = self
-            .cache
-            .genes
-            .get_or_insert_with(|| Genes::new(&self.space));
+        let genes = self.genes.get_or_insert_with(|| Genes::new(&self.space));
         let logits = &self.policy.logits;
-        let (_, arch) = genes.walk(&self.space, &mut self.cache.moves, |gene, allowed| {
+        let (_, arch) = self.space.walk(|gene, allowed| {
             let probs = policy::probabilities(logits, genes.offset(gene), allowed);
             let best = (0..allowed.len())
                 .max_by(|&a, &b| probs[a].total_cmp(&probs[b]).then(b.cmp(&a)))
@@ -123,13 +111,10 @@ impl Reinforce {
 
 impl Strategy for Reinforce {
     fn ask(&mut self, _history: &History) -> Result<Architecture> {
-        let genes = self
-            .cache
-            .genes
-            .get_or_insert_with(|| Genes::new(&self.space));
+        let genes = self.genes.get_or_insert_with(|| Genes::new(&self.space));
         let logits = &self.policy.logits;
         let rng = &mut self.rng;
-        let (_, arch) = genes.walk(&self.space, &mut self.cache.moves, |gene, allowed| {
+        let (_, arch) = self.space.walk(|gene, allowed| {
             if allowed.len() == 1 {
                 return Ok(allowed[0]);
             }
@@ -142,11 +127,8 @@ impl Strategy for Reinforce {
 
     fn tell(&mut self, trial: &Trial) -> Result<()> {
         self.pending.take(trial, "REINFORCE")?;
-        let genes = self
-            .cache
-            .genes
-            .get_or_insert_with(|| Genes::new(&self.space));
-        let decisions = genes.decisions_of(&self.space, &mut self.cache.moves, &trial.arch)?;
+        let genes = self.genes.get_or_insert_with(|| Genes::new(&self.space));
+        let decisions = self.space.decisions_of(&trial.arch)?;
         let reward = trial.fitness().unwrap_or(UNRANKED_REWARD);
         let advantage = self.baseline.value().map_or(0.0, |b| reward - b);
         let grad = self
@@ -209,9 +191,7 @@ mod tests {
             .unwrap();
         let log_prob = |r: &mut Reinforce| {
             let genes = Genes::new(&r.space);
-            let d = genes
-                .decisions_of(&r.space, &mut r.cache.moves, &good)
-                .unwrap();
+            let d = r.space.decisions_of(&good).unwrap();
             d.iter()
                 .map(|d| {
                     let p =

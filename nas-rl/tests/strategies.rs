@@ -5,17 +5,17 @@ use nas_core::testutil::{
     Run, assert_accepts_asks_in_flight, assert_rejects_tell_without_ask, assert_restore_continues,
     assert_same_proposals, assert_survives_diverged_and_failed, toy_space,
 };
-use nas_core::{Architecture, RunSeeds};
+use nas_core::{Architecture, RunSeeds, SearchSpace};
 use nas_rl::{Exploration, QLearning, QLearningParams, RandomAction, Reinforce, ReinforceParams};
 
-fn reinforce(params: ReinforceParams) -> impl Fn(RunSeeds) -> Reinforce {
+fn reinforce(params: ReinforceParams) -> impl Fn(SearchSpace, RunSeeds) -> Reinforce {
     let params = params.check().unwrap();
-    move |seeds| Reinforce::new(toy_space(), params.clone(), seeds.strategy_rng())
+    move |space, seeds| Reinforce::new(space, params.clone(), seeds.strategy_rng())
 }
 
-fn q_learning(params: QLearningParams) -> impl Fn(RunSeeds) -> QLearning {
+fn q_learning(params: QLearningParams) -> impl Fn(SearchSpace, RunSeeds) -> QLearning {
     let params = params.check().unwrap();
-    move |seeds| QLearning::new(toy_space(), params.clone(), 120, seeds.strategy_rng()).unwrap()
+    move |space, seeds| QLearning::new(space, params.clone(), 120, seeds.strategy_rng()).unwrap()
 }
 
 fn reinforce_variants() -> Vec<ReinforceParams> {
@@ -113,9 +113,9 @@ fn q_learning_does_not_spend_trials_on_evaluated_architectures() {
     for p in q_variants() {
         let seeds = RunSeeds::new(17, "q", 0);
         let mut run = Run::toy(seeds);
-        let mut q = q_learning(p)(seeds);
+        let mut q = q_learning(p)(toy_space(), seeds);
         run.steps(&mut q, 120);
-        assert_eq!(run.history.distinct(), 120);
+        assert_eq!(run.history().distinct(), 120);
     }
 }
 
@@ -123,7 +123,7 @@ fn q_learning_does_not_spend_trials_on_evaluated_architectures() {
 fn q_learning_lowers_epsilon_along_the_scaled_schedule() {
     let seeds = RunSeeds::new(18, "q", 0);
     let mut run = Run::toy(seeds);
-    let mut q = q_learning(QLearningParams::default())(seeds);
+    let mut q = q_learning(QLearningParams::default())(toy_space(), seeds);
     assert_eq!(q.epsilon(), Some(1.0));
     // The budget is 120: round(1500 / 2700 x 120) = 67 proposals at 1.0.
     run.steps(&mut q, 67);
@@ -140,7 +140,7 @@ fn reinforce_proposals_improve_as_the_policy_learns() {
     let mut r = reinforce(ReinforceParams {
         learning_rate: 0.05,
         ..ReinforceParams::default()
-    })(seeds);
+    })(toy_space(), seeds);
     let proposals = run.steps(&mut r, 150);
     let mean = |a: &[Architecture]| {
         a.iter()

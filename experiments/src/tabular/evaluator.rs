@@ -1,137 +1,445 @@
-//! Answering trials from a table.
+//! Answering trials from a table: one made by `nas tabulate` (format version 1) or one
+//! imported with `nas import-table`, such as the shipped NAS-Bench-201 and
+//! NAS-Bench-Macro tables (version 2).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use nas_core::{
-    ArchId, EvalError, EvalRequest, Evaluation, Evaluator, Metrics, Status, derive_seed,
+    ArchId, Architecture, Budget, EvalError, EvalRequest, Evaluation, Evaluator, InputShape,
+    Metrics, SearchSpaceParams, Status, derive_seed,
 };
 
-use super::table::{TableManifest, TableRow, read_table};
+use super::table::{TABLE_CSV, TABLE_FORMAT, TABLE_JSON, TableManifest, TableRow, read_table};
+use super::wide::{self, Metric, Noise, Pick, Record, WideManifest};
+use crate::config::hex;
 use crate::error::BadInput;
+use crate::manifest::{Optimum, TableSummary};
 
-/// An evaluator that looks trials up in a table made by `nas tabulate`.
+/// What a table holds.
+#[derive(Debug)]
+enum Table {
+    /// Made by `nas tabulate`: rows per recorded training seed of one budget.
+    Tabulated {
+        manifest: TableManifest,
+        rows: HashMap<ArchId, Vec<TableRow>>,
+    },
+    /// Imported: a record per architecture, several fidelities and seeds.
+    Imported {
+        manifest: WideManifest,
+        records: HashMap<ArchId, (Architecture, Record)>,
+        /// The search signal and reported value in use.
+        signal: Pick,
+        report: Pick,
+    },
+}
+
+/// An evaluator that looks trials up in a table.
 ///
-/// For a trial seed it picks one of the K recorded training seeds,
-/// `derive_seed(trial_seed, "tabular-seed", 0) mod K`, so repeated runs see the noise of
-/// real training; the same trial seed always gets the same recorded result. The test
-/// scores are returned only for test requests. Architectures missing from the table are
-/// refused with an error (the trial fails).
+/// - A table made by `nas tabulate` holds K recorded trainings per architecture; a trial
+///   reads one, `derive_seed(trial_seed, "tabular-seed", 0) mod K`, so repeated runs see
+///   the noise of real training, and its test scores come from the same training.
+/// - An imported table declares (and a config may override) its search signal and its
+///   reported value, each a [`Pick`]: a metric at a fidelity, either the mean over the
+///   recorded trainings or one of them chosen by the trial seed as above. A trial's
+///   validation accuracy is the signal, its epochs the signal's fidelity, its training
+///   seconds those recorded at that fidelity (the simulated clock); a test request also
+///   gets the reported value as its test accuracy.
+///
+/// The same trial seed always gets the same recorded result. Architectures missing from
+/// the table, or without the value a pick needs, are refused with an error (the trial
+/// fails).
 #[derive(Debug)]
 pub struct TabularEvaluator {
     dir: PathBuf,
-    manifest: TableManifest,
-    rows: HashMap<ArchId, Vec<TableRow>>,
+    table: Table,
+}
+
+/// What a run needs to know of a table.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// The space it covers.
+    pub space: SearchSpaceParams,
+    /// The networks' input.
+    pub input: InputShape,
+    /// Data set name.
+    pub dataset: String,
+    /// Where the data come from.
+    pub identity: String,
+    /// Data files (tabulated) or source files (imported) with their SHA-256.
+    pub files: Vec<(String, String)>,
+    /// The budget each architecture was trained with (tabulated tables only).
+    pub budget: Option<Budget>,
+}
+
+/// Reads `table.json`'s format version.
+fn version(dir: &Path) -> Result<u32, BadInput> {
+    let path = dir.join(TABLE_JSON);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        BadInput::at(
+            &path,
+            format!("cannot read the table manifest: {e} (make a table with `nas tabulate` or `nas import-table`)"),
+        )
+    })?;
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format: String,
+        version: u32,
+    }
+    let head: Head = serde_json::from_str(&text)
+        .map_err(|e| BadInput::at(&path, format!("not a nas table manifest: {e}")))?;
+    if head.format != TABLE_FORMAT.0 || !(head.version == 1 || head.version == wide::WIDE_VERSION) {
+        return Err(BadInput::at(
+            &path,
+            format!(
+                "table format {} {} is not supported (this nas reads {} 1 and {})",
+                head.format,
+                head.version,
+                TABLE_FORMAT.0,
+                wide::WIDE_VERSION
+            ),
+        ));
+    }
+    Ok(head.version)
+}
+
+/// Reads an imported table, checking its manifest, checksum and every value.
+pub fn read_wide(dir: &Path) -> Result<(WideManifest, Vec<(Architecture, Record)>), BadInput> {
+    let json_path = dir.join(TABLE_JSON);
+    let text = std::fs::read_to_string(&json_path)
+        .map_err(|e| BadInput::at(&json_path, format!("cannot read the table manifest: {e}")))?;
+    let manifest: WideManifest = serde_json::from_str(&text)
+        .map_err(|e| BadInput::at(&json_path, format!("not a nas table manifest: {e}")))?;
+    let csv_path = dir.join(TABLE_CSV);
+    let bytes = super::read_bounded(&csv_path, "table")?;
+    let sha = hex(&sha2::Digest::finalize(
+        <sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes),
+    ));
+    if sha != manifest.table_sha256 {
+        return Err(BadInput::at(
+            &csv_path,
+            format!(
+                "checksum {sha} does not match table.json ({}): the table was changed or damaged",
+                manifest.table_sha256
+            ),
+        ));
+    }
+    let space = manifest
+        .space
+        .check(manifest.input)
+        .map_err(|e| BadInput::at(&json_path, format!("space: {e}")))?;
+    let records = wide::read_csv(&csv_path, &bytes, &space, manifest.accuracy)?;
+    if records.len() != manifest.architectures {
+        return Err(BadInput::at(
+            &csv_path,
+            format!(
+                "{} architectures, table.json says {}",
+                records.len(),
+                manifest.architectures
+            ),
+        ));
+    }
+    Ok((manifest, records))
 }
 
 impl TabularEvaluator {
     /// Loads a table directory.
     pub fn open(dir: &Path) -> Result<Self, BadInput> {
-        let (manifest, rows) = read_table(dir)?;
-        let k = manifest.seeds as usize;
-        let mut by_arch: HashMap<ArchId, Vec<TableRow>> = HashMap::new();
-        for row in rows {
-            let id = u64::from_str_radix(&row.arch_id, 16)
-                .map(ArchId)
-                .map_err(|_| BadInput::at(dir, format!("bad arch_id `{}`", row.arch_id)))?;
-            by_arch.entry(id).or_default().push(row);
-        }
-        for (id, rows) in &mut by_arch {
-            rows.sort_by_key(|r| r.seed);
-            if rows.len() != k || rows.iter().enumerate().any(|(i, r)| r.seed as usize != i) {
-                return Err(BadInput::at(
-                    dir,
-                    format!(
-                        "architecture {id} has {} rows, expected seeds 0..{k}",
-                        rows.len()
-                    ),
-                ));
+        let table = match version(dir)? {
+            1 => open_tabulated(dir)?,
+            _ => {
+                let (manifest, records) = read_wide(dir)?;
+                let mut by_id = HashMap::with_capacity(records.len());
+                for (arch, record) in records {
+                    if by_id.insert(arch.id(), (arch.clone(), record)).is_some() {
+                        return Err(BadInput::at(
+                            &dir.join(TABLE_CSV),
+                            format!("`{arch}` appears twice"),
+                        ));
+                    }
+                }
+                Table::Imported {
+                    signal: manifest.signal,
+                    report: manifest.report,
+                    manifest,
+                    records: by_id,
+                }
             }
-        }
+        };
         Ok(TabularEvaluator {
             dir: dir.to_path_buf(),
-            manifest,
-            rows: by_arch,
+            table,
         })
     }
 
-    /// What the table holds.
-    pub fn manifest(&self) -> &TableManifest {
-        &self.manifest
+    /// Uses other picks than the table's defaults (imported tables only): each fidelity
+    /// and metric must be recorded for every architecture (as the seed rows a `seed`
+    /// noise needs).
+    ///
+    /// # Errors
+    /// A message naming the pick and what the table has.
+    pub fn with_picks(
+        mut self,
+        signal: Option<Pick>,
+        report: Option<Pick>,
+    ) -> Result<Self, String> {
+        match &mut self.table {
+            Table::Tabulated { .. } => {
+                if signal.is_some() || report.is_some() {
+                    return Err(format!(
+                        "the table {} was made by nas tabulate: it has one fidelity and reads one recorded seed per trial; signal and report apply to imported tables",
+                        self.dir.display()
+                    ));
+                }
+            }
+            Table::Imported {
+                manifest,
+                records,
+                signal: s,
+                report: r,
+            } => {
+                for (name, pick, slot) in [("signal", signal, s), ("report", report, r)] {
+                    let Some(pick) = pick else { continue };
+                    if !manifest.fidelities.contains(&pick.fidelity) {
+                        return Err(format!(
+                            "{name}.fidelity = {} is not recorded in the table {} (its fidelities: {:?} {})",
+                            pick.fidelity,
+                            self.dir.display(),
+                            manifest.fidelities,
+                            manifest.fidelity_unit
+                        ));
+                    }
+                    if let Some((arch, _)) = records
+                        .values()
+                        .find(|(_, rec)| rec.pick(&pick, 0).is_none())
+                    {
+                        return Err(format!(
+                            "{name} = {} is not recorded for every architecture of the table {} (`{arch}` lacks it)",
+                            pick.describe(&manifest.fidelity_unit),
+                            self.dir.display()
+                        ));
+                    }
+                    *slot = pick;
+                }
+            }
+        }
+        Ok(self)
     }
 
-    /// Every row of an architecture (one per recorded seed).
-    pub fn rows(&self, id: ArchId) -> Option<&[TableRow]> {
-        self.rows.get(&id).map(Vec::as_slice)
+    /// What a run needs to know of the table.
+    pub fn info(&self) -> TableInfo {
+        match &self.table {
+            Table::Tabulated { manifest: m, .. } => TableInfo {
+                space: m.space.clone(),
+                input: m.input,
+                dataset: m.dataset.clone(),
+                identity: m.data_identity.clone(),
+                files: m.data_files.clone(),
+                budget: Some(m.budget.clone()),
+            },
+            Table::Imported { manifest: m, .. } => TableInfo {
+                space: m.space.clone(),
+                input: m.input,
+                dataset: m.dataset.clone(),
+                identity: m.name.clone(),
+                files: m.imported_from.clone(),
+                budget: None,
+            },
+        }
     }
 
-    /// Every architecture's rows.
+    /// The signal and report in use (imported tables).
+    pub fn picks(&self) -> Option<(Pick, Pick)> {
+        match &self.table {
+            Table::Imported { signal, report, .. } => Some((*signal, *report)),
+            Table::Tabulated { .. } => None,
+        }
+    }
+
+    /// The manifest of a table made by `nas tabulate`.
+    pub fn tabulated_manifest(&self) -> Option<&TableManifest> {
+        match &self.table {
+            Table::Tabulated { manifest, .. } => Some(manifest),
+            Table::Imported { .. } => None,
+        }
+    }
+
+    /// Every architecture's rows of a table made by `nas tabulate`.
     pub fn all(&self) -> impl Iterator<Item = &[TableRow]> {
-        self.rows.values().map(Vec::as_slice)
+        let rows = match &self.table {
+            Table::Tabulated { rows, .. } => Some(rows),
+            Table::Imported { .. } => None,
+        };
+        rows.into_iter().flat_map(|r| r.values().map(Vec::as_slice))
     }
+}
+
+fn open_tabulated(dir: &Path) -> Result<Table, BadInput> {
+    let (manifest, rows) = read_table(dir)?;
+    let k = manifest.seeds as usize;
+    let mut by_arch: HashMap<ArchId, Vec<TableRow>> = HashMap::new();
+    for row in rows {
+        let id = u64::from_str_radix(&row.arch_id, 16)
+            .map(ArchId)
+            .map_err(|_| BadInput::at(dir, format!("bad arch_id `{}`", row.arch_id)))?;
+        by_arch.entry(id).or_default().push(row);
+    }
+    for (id, rows) in &mut by_arch {
+        rows.sort_by_key(|r| r.seed);
+        if rows.len() != k || rows.iter().enumerate().any(|(i, r)| r.seed as usize != i) {
+            return Err(BadInput::at(
+                dir,
+                format!(
+                    "architecture {id} has {} rows, expected seeds 0..{k}",
+                    rows.len()
+                ),
+            ));
+        }
+    }
+    Ok(Table::Tabulated {
+        manifest,
+        rows: by_arch,
+    })
 }
 
 impl Evaluator for TabularEvaluator {
     fn evaluate(&self, request: &EvalRequest<'_>) -> Result<Evaluation, EvalError> {
-        let rows = self.rows.get(&request.arch.id()).ok_or_else(|| {
+        let missing = || {
             format!(
-                "`{}` is not in the table {} ({} architectures of its space)",
+                "`{}` is not in the table {}",
                 request.arch,
-                self.dir.display(),
-                self.manifest.architectures
+                self.dir.display()
             )
-        })?;
-        if request.budget != &self.manifest.budget {
-            return Err(format!(
-                "the table {} was recorded with budget {:?}, not {:?}",
-                self.dir.display(),
-                self.manifest.budget,
-                request.budget
-            )
-            .into());
-        }
-        let k = derive_seed(request.seed, "tabular-seed", 0) % rows.len() as u64;
-        let row = &rows[k as usize];
-        let metrics = Metrics {
-            val_acc: row.val_acc,
-            val_loss: row.val_loss,
-            test_acc: row.test_acc.filter(|_| request.test),
-            test_loss: row.test_loss.filter(|_| request.test),
-            params: row.params.unwrap_or_default(),
-            macs: row.macs.unwrap_or_default(),
-            epochs: row.epochs.unwrap_or_default(),
-            train_seconds: row.train_seconds.unwrap_or_default(),
         };
-        match row.status {
-            Status::Ok | Status::Diverged => Ok(Evaluation {
-                status: row.status,
-                reason: row.reason.clone(),
-                metrics,
-            }),
-            _ => Err(row
-                .reason
-                .clone()
-                .unwrap_or_else(|| format!("recorded as {}", row.status))
-                .into()),
+        match &self.table {
+            Table::Tabulated { manifest, rows } => {
+                let rows = rows.get(&request.arch.id()).ok_or_else(|| {
+                    format!(
+                        "{} ({} architectures of its space)",
+                        missing(),
+                        manifest.architectures
+                    )
+                })?;
+                if request.budget != &manifest.budget {
+                    return Err(format!(
+                        "the table {} was recorded with budget {:?}, not {:?}",
+                        self.dir.display(),
+                        manifest.budget,
+                        request.budget
+                    )
+                    .into());
+                }
+                let k = derive_seed(request.seed, "tabular-seed", 0) % rows.len() as u64;
+                let row = &rows[k as usize];
+                let metrics = Metrics {
+                    val_acc: row.val_acc,
+                    val_loss: row.val_loss,
+                    test_acc: row.test_acc.filter(|_| request.test),
+                    test_loss: row.test_loss.filter(|_| request.test),
+                    params: row.params.unwrap_or_default(),
+                    macs: row.macs.unwrap_or_default(),
+                    epochs: row.epochs.unwrap_or_default(),
+                    train_seconds: row.train_seconds.unwrap_or_default(),
+                };
+                match row.status {
+                    Status::Ok | Status::Diverged => Ok(Evaluation {
+                        status: row.status,
+                        reason: row.reason.clone(),
+                        metrics,
+                    }),
+                    _ => Err(row
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| format!("recorded as {}", row.status))
+                        .into()),
+                }
+            }
+            Table::Imported {
+                manifest,
+                records,
+                signal,
+                report,
+            } => {
+                let (_, record) = records.get(&request.arch.id()).ok_or_else(missing)?;
+                let unit = manifest.accuracy;
+                let read = |pick: &Pick| {
+                    record.pick(pick, request.seed).ok_or_else(|| {
+                        format!(
+                            "`{}` has no recorded {}",
+                            request.arch,
+                            pick.describe(&manifest.fidelity_unit)
+                        )
+                    })
+                };
+                let (value, seed) = read(signal)?;
+                let same_run = |metric: Metric| record.get(signal.fidelity, metric, seed);
+                let seconds = same_run(Metric::TrainSeconds)
+                    .or_else(|| record.get(signal.fidelity, Metric::TrainSeconds, None))
+                    .unwrap_or(0.0);
+                let mut metrics = Metrics {
+                    val_acc: Some(unit.to_nas(signal.metric, value)),
+                    val_loss: (signal.metric == Metric::ValAcc)
+                        .then(|| same_run(Metric::ValLoss))
+                        .flatten(),
+                    params: record.params.unwrap_or_default(),
+                    macs: record.macs.unwrap_or_default(),
+                    epochs: f64::from(signal.fidelity),
+                    train_seconds: seconds,
+                    ..Metrics::default()
+                };
+                if request.test {
+                    let (test, test_seed) = read(report)?;
+                    metrics.test_acc = Some(unit.to_nas(report.metric, test));
+                    metrics.test_loss = (report.metric == Metric::TestAcc)
+                        .then(|| record.get(report.fidelity, Metric::TestLoss, test_seed))
+                        .flatten();
+                }
+                Ok(Evaluation {
+                    status: Status::Ok,
+                    reason: None,
+                    metrics,
+                })
+            }
         }
     }
 }
 
 impl TabularEvaluator {
-    /// The table's size and its optima (by mean validation and by mean test accuracy over
-    /// the recorded seeds; architectures with a non-`ok` seed are left out).
-    pub fn summary(&self, path: &str) -> crate::manifest::TableSummary {
-        let mut means: Vec<(String, f64, f64)> = self
-            .rows
-            .values()
-            .filter(|rows| rows.iter().all(|r| r.status == Status::Ok))
-            .filter_map(|rows| {
-                let n = rows.len() as f64;
-                let val: f64 = rows.iter().map(|r| r.val_acc).sum::<Option<f64>>()? / n;
-                let test: f64 = rows.iter().map(|r| r.test_acc).sum::<Option<f64>>()? / n;
-                Some((rows[0].arch.clone(), val, test))
-            })
-            .collect();
+    /// The table's size and its optima: for a tabulated table by mean validation and by
+    /// mean test accuracy over the recorded seeds (architectures with a non-`ok` seed are
+    /// left out); for an imported one by the search signal and by the reported value
+    /// (averaged over the recorded seeds for a `seed` pick).
+    pub fn summary(&self, path: &str) -> TableSummary {
+        let mut means: Vec<(String, f64, f64)> = match &self.table {
+            Table::Tabulated { rows, .. } => rows
+                .values()
+                .filter(|rows| rows.iter().all(|r| r.status == Status::Ok))
+                .filter_map(|rows| {
+                    let n = rows.len() as f64;
+                    let val: f64 = rows.iter().map(|r| r.val_acc).sum::<Option<f64>>()? / n;
+                    let test: f64 = rows.iter().map(|r| r.test_acc).sum::<Option<f64>>()? / n;
+                    Some((rows[0].arch.clone(), val, test))
+                })
+                .collect(),
+            Table::Imported {
+                manifest,
+                records,
+                signal,
+                report,
+            } => {
+                let unit = manifest.accuracy;
+                records
+                    .values()
+                    .filter_map(|(arch, rec)| {
+                        Some((
+                            arch.to_string(),
+                            unit.to_nas(signal.metric, expected(rec, signal)?),
+                            unit.to_nas(report.metric, expected(rec, report)?),
+                        ))
+                    })
+                    .collect()
+            }
+        };
         // Deterministic whatever the map order: ties go to the smaller text.
         means.sort_by(|a, b| a.0.cmp(&b.0));
         let best = |key: fn(&(String, f64, f64)) -> f64| {
@@ -142,19 +450,59 @@ impl TabularEvaluator {
                     Some(b) if key(b) >= key(m) => Some(b),
                     _ => Some(m),
                 })
-                .map(|m| crate::manifest::Optimum {
+                .map(|m| Optimum {
                     arch: m.0.clone(),
                     val_acc: m.1,
                     test_acc: m.2,
                 })
         };
-        crate::manifest::TableSummary {
+        let (seeds, sha256, architectures, picks) = match &self.table {
+            Table::Tabulated { manifest, .. } => (
+                manifest.seeds,
+                manifest.table_sha256.clone(),
+                manifest.architectures,
+                None,
+            ),
+            Table::Imported {
+                manifest,
+                signal,
+                report,
+                ..
+            } => (
+                0,
+                manifest.table_sha256.clone(),
+                manifest.architectures,
+                Some((manifest, *signal, *report)),
+            ),
+        };
+        TableSummary {
             path: path.to_string(),
-            sha256: self.manifest.table_sha256.clone(),
-            architectures: self.manifest.architectures,
-            seeds: self.manifest.seeds,
+            sha256,
+            architectures,
+            seeds,
             best_by_val: best(|m| m.1),
             best_by_test: best(|m| m.2),
+            name: picks.map(|p| p.0.name.clone()),
+            description: picks.map(|p| p.0.description.clone()),
+            signal: picks.map(|p| p.1.describe(&p.0.fidelity_unit)),
+            report: picks.map(|p| p.2.describe(&p.0.fidelity_unit)),
+        }
+    }
+}
+
+/// The value a pick reads on average over trial seeds: the mean, or the mean of the
+/// recorded seeds.
+fn expected(rec: &Record, pick: &Pick) -> Option<f64> {
+    match pick.noise {
+        Noise::Mean => rec.get(pick.fidelity, pick.metric, None),
+        Noise::Seed => {
+            let n = rec.seeds(pick.fidelity, pick.metric);
+            (n > 0).then(|| {
+                (0..n)
+                    .filter_map(|k| rec.get(pick.fidelity, pick.metric, Some(k)))
+                    .sum::<f64>()
+                    / f64::from(n)
+            })
         }
     }
 }

@@ -2,10 +2,10 @@
 //! chunks that are the unit of work, resume and sharding.
 
 use anyhow::Result;
-use nas_core::{Architecture, Budget, History, SearchSpace, Strategy, Trial, derive_seed};
+use nas_core::{Architecture, Budget, History, Limits, SearchSpace, Strategy, Trial, derive_seed};
 
 use crate::config::Config;
-use crate::runner::{Plan, Spent, Unit};
+use crate::runner::{Plan, Unit};
 
 /// The seed of architecture `arch` under training seed `k`: independent of the chunking,
 /// so a table does not depend on how it was cut into work.
@@ -84,16 +84,12 @@ impl Plan for TabulatePlan<'_> {
         }))
     }
 
-    fn evaluations(&self, unit: &Unit) -> u32 {
-        self.slice(unit).len() as u32
+    fn limits(&self, unit: &Unit) -> Limits {
+        Limits::evaluations(self.slice(unit).len() as u32)
     }
 
     fn trial_seed(&self, unit: &Unit, _index: u32, arch: &Architecture) -> u64 {
         tabulate_trial_seed(self.config.experiment.seed, unit.repetition, arch)
-    }
-
-    fn exhausted(&self, _spent: &Spent) -> bool {
-        false
     }
 
     fn budget(&self) -> &Budget {

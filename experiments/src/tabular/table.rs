@@ -151,6 +151,15 @@ pub fn write_table(
     rows: &[TableRow],
     mut manifest: TableManifest,
 ) -> Result<TableManifest> {
+    for (i, row) in rows.iter().enumerate() {
+        if let Err((column, message)) = check_row(row) {
+            anyhow::bail!(
+                "refusing to write a table nas could not read back: row {}, column `{column}` ({}): {message}",
+                i + 2,
+                row.arch
+            );
+        }
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r)?;
@@ -167,7 +176,45 @@ pub fn write_table(
     Ok(manifest)
 }
 
-/// Reads a table directory, checking its format and checksum.
+/// Checks one row's values as every value nas reads is checked
+/// ([`nas_core::Metrics::check`]): accuracies finite fractions, losses, epochs and seconds
+/// finite and not negative; an `ok` row has both accuracies; no row is `killed`. Errors
+/// are (column, message).
+pub fn check_row(row: &TableRow) -> Result<(), (String, String)> {
+    let metrics = nas_core::Metrics {
+        val_acc: row.val_acc,
+        val_loss: row.val_loss,
+        test_acc: row.test_acc,
+        test_loss: row.test_loss,
+        params: 0,
+        macs: 0,
+        epochs: row.epochs.unwrap_or(0.0),
+        train_seconds: row.train_seconds.unwrap_or(0.0),
+    };
+    if let Err(e) = metrics.check() {
+        let column = e.split(" = ").next().unwrap_or_default().to_string();
+        return Err((column, e));
+    }
+    if row.status == Status::Killed {
+        return Err((
+            "status".into(),
+            "killed (allowed: ok, diverged, failed)".into(),
+        ));
+    }
+    if row.status == Status::Ok {
+        for (column, value) in [("val_acc", row.val_acc), ("test_acc", row.test_acc)] {
+            if value.is_none() {
+                return Err((
+                    column.into(),
+                    "missing in a row whose status is ok (allowed: a fraction in [0, 1])".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a table directory, checking its format, checksum and every value.
 pub fn read_table(dir: &Path) -> Result<(TableManifest, Vec<TableRow>), BadInput> {
     let json_path = dir.join(TABLE_JSON);
     let text = std::fs::read_to_string(&json_path).map_err(|e| {
@@ -188,8 +235,7 @@ pub fn read_table(dir: &Path) -> Result<(TableManifest, Vec<TableRow>), BadInput
         ));
     }
     let csv_path = dir.join(TABLE_CSV);
-    let bytes = std::fs::read(&csv_path)
-        .map_err(|e| BadInput::at(&csv_path, format!("cannot read the table: {e}")))?;
+    let bytes = super::read_bounded(&csv_path, "table")?;
     let sha = hex(&Sha256::digest(&bytes));
     if sha != manifest.table_sha256 {
         return Err(BadInput::at(
@@ -204,8 +250,27 @@ pub fn read_table(dir: &Path) -> Result<(TableManifest, Vec<TableRow>), BadInput
     let rows = reader
         .deserialize()
         .enumerate()
-        .map(|(i, r)| r.map_err(|e| BadInput::at(&csv_path, format!("row {}: {e}", i + 2))))
-        .collect::<Result<Vec<TableRow>, _>>()?;
+        .map(|(i, r)| {
+            let row: TableRow =
+                r.map_err(|e| BadInput::at(&csv_path, format!("row {}: {e}", i + 2)))?;
+            check_row(&row).map_err(|(column, message)| {
+                BadInput::at(
+                    &csv_path,
+                    format!("row {}, column `{column}`: {message}", i + 2),
+                )
+            })?;
+            Ok(row)
+        })
+        .collect::<Result<Vec<TableRow>, BadInput>>()?;
+    if !(manifest.train_seconds_total.is_finite() && manifest.train_seconds_total >= 0.0) {
+        return Err(BadInput::at(
+            &json_path,
+            format!(
+                "train_seconds_total = {} (allowed: a finite number, 0 or more)",
+                manifest.train_seconds_total
+            ),
+        ));
+    }
     if rows.len() != manifest.rows {
         return Err(BadInput::at(
             &csv_path,

@@ -1,15 +1,19 @@
-//! The runner's loop, in small: ask, evaluate with the synthetic evaluator (or reuse the
-//! stored result of a repeat, as the runner does), push to the history, tell.
+//! The runner's loop, in small: [`crate::run::RunState::step`] (the very loop `nas run`
+//! uses) with the synthetic evaluator, no journal and no limit but the number of steps.
 
 use crate::architecture::Architecture;
 use crate::evaluator::{Budget, EvalRequest, Evaluator};
 use crate::history::History;
+use crate::run::{Limits, RunState, Step, TrialHost};
 use crate::seed::RunSeeds;
 use crate::space::SearchSpace;
 use crate::strategy::Strategy;
-use crate::trial::{Status, Trial};
+use crate::trial::Trial;
 
 use super::toy::{SyntheticEvaluator, toy_space};
+
+/// Strategy name and repetition of the harness's trials.
+const STRATEGY: &str = "test";
 
 /// One run: a space, its seeds, an evaluator and the history so far.
 #[derive(Debug, Clone)]
@@ -20,8 +24,33 @@ pub struct Run {
     pub seeds: RunSeeds,
     /// The evaluator of new architectures.
     pub evaluator: SyntheticEvaluator,
-    /// The finished trials, in order.
-    pub history: History,
+    /// The finished trials and what they spent.
+    pub state: RunState,
+}
+
+/// The harness's [`TrialHost`]: trial seeds from the run's seeds, evaluation by the
+/// synthetic evaluator with the default budget.
+struct Host<'a> {
+    seeds: RunSeeds,
+    evaluator: &'a SyntheticEvaluator,
+}
+
+impl TrialHost for Host<'_> {
+    fn trial_seed(&self, index: u32, _arch: &Architecture) -> u64 {
+        self.seeds.trial_seed(u64::from(index))
+    }
+
+    fn evaluate(&mut self, mut pending: Trial) -> Trial {
+        let request = EvalRequest {
+            arch: &pending.arch,
+            budget: &Budget::default(),
+            seed: pending.seed,
+            test: false,
+        };
+        let outcome = self.evaluator.evaluate(&request);
+        pending.record(outcome);
+        pending
+    }
 }
 
 impl Run {
@@ -36,55 +65,58 @@ impl Run {
             space,
             seeds,
             evaluator,
-            history: History::new(),
+            state: RunState::new(),
         }
     }
 
-    /// The trial the runner would record for `arch` as the next trial (not pushed).
+    /// The finished trials, in order.
+    pub fn history(&self) -> &History {
+        self.state.history()
+    }
+
+    /// The trial the runner would record for `arch` as the next trial (not recorded: add
+    /// it with [`Run::record`]); a repeat of an earlier architecture is `cached`.
     pub fn evaluate(&self, arch: Architecture) -> Trial {
-        let index = self.history.len() as u32;
-        let seed = self.seeds.trial_seed(u64::from(index));
-        let mut trial = Trial {
-            strategy: "test".into(),
-            repetition: 0,
-            index,
-            seed,
-            arch,
-            status: Status::Ok,
-            reason: None,
-            metrics: None,
-            cached: false,
+        let index = self.state.next_index();
+        let mut host = Host {
+            seeds: self.seeds,
+            evaluator: &self.evaluator,
         };
-        if let Some(earlier) = self.history.lookup(&trial.arch) {
-            trial.status = earlier.status;
-            trial.reason = earlier.reason.clone();
-            trial.metrics = earlier.metrics.clone();
-            trial.cached = true;
-            return trial;
-        }
-        let request = EvalRequest {
-            arch: &trial.arch,
-            budget: &Budget::default(),
-            seed,
-            test: false,
-        };
-        trial.record(self.evaluator.evaluate(&request));
-        trial
+        let seed = host.trial_seed(index, &arch);
+        self.state
+            .new_trial(index, seed, arch, &mut host, STRATEGY, 0)
     }
 
-    /// One ask, evaluation and tell; returns the proposal.
+    /// Adds a finished trial to the run.
+    pub fn record(&mut self, trial: Trial) {
+        self.state.record(trial);
+    }
+
+    /// One ask, evaluation and tell of the shared loop; returns the proposal.
     ///
     /// # Panics
     /// When the strategy's ask or tell fails, or it proposes outside the space.
     pub fn step(&mut self, strategy: &mut dyn Strategy) -> Architecture {
-        let arch = strategy.ask(&self.history).expect("ask");
-        if let Err(e) = self.space.contains(&arch) {
-            panic!("proposal outside the space: {e}");
+        let mut host = Host {
+            seeds: self.seeds,
+            evaluator: &self.evaluator,
+        };
+        match self.state.step(
+            strategy,
+            &self.space,
+            &Limits::evaluations(u32::MAX),
+            &mut host,
+            &mut [],
+            STRATEGY,
+            0,
+        ) {
+            Ok(Step::Trial(_)) => {
+                let last = self.state.history().trials().last().expect("a trial");
+                last.arch.clone()
+            }
+            Ok(Step::Stopped(reason)) => panic!("the harness run stopped: {}", reason.name()),
+            Err(e) => panic!("{e}"),
         }
-        let trial = self.evaluate(arch.clone());
-        self.history.push(trial.clone());
-        strategy.tell(&trial).expect("tell");
-        arch
     }
 
     /// `n` steps; returns the proposals.
@@ -94,7 +126,7 @@ impl Run {
 
     /// Best fitness so far (0 before any ranked trial).
     pub fn best(&self) -> f64 {
-        self.history.best_fitness().unwrap_or(0.0)
+        self.history().best_fitness().unwrap_or(0.0)
     }
 }
 
@@ -103,7 +135,7 @@ impl Run {
 pub fn run(strategy: &mut dyn Strategy, seeds: RunSeeds, evals: usize) -> History {
     let mut run = Run::toy(seeds);
     run.steps(strategy, evals);
-    run.history
+    run.state.history().clone()
 }
 
 #[cfg(test)]
@@ -117,10 +149,16 @@ mod tests {
         let mut run = Run::toy(seeds);
         let arch: Architecture = "dense16-relu".parse().unwrap();
         let first = run.evaluate(arch.clone());
-        run.history.push(first.clone());
+        run.record(first.clone());
         let again = run.evaluate(arch);
         assert!(!first.cached && again.cached);
-        assert_eq!((again.index, again.metrics), (1, first.metrics));
+        assert_eq!(again.index, 1);
+        let (m1, m2) = (first.metrics.unwrap(), again.metrics.unwrap());
+        assert_eq!(
+            (m2.val_acc, m2.train_seconds),
+            (m1.val_acc, 0.0),
+            "nothing trained"
+        );
     }
 
     #[test]

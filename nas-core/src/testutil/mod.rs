@@ -2,16 +2,15 @@
 //! synthetic evaluator, so that strategies can be tested, compared and benchmarked without
 //! training anything, and the tests every strategy crate runs against them.
 //!
-//! - [`toy`]: the toy space and the [`SyntheticEvaluator`], whose fitness has a known
-//!   optimum and a learnable structure; a [`tiny_space`] of 6 architectures.
+//! - [`toy`]: a toy space of each kind (chain, NAS-Bench-201 cell, NAS-Bench-Macro) and
+//!   the [`SyntheticEvaluator`], whose fitness has a known optimum and a learnable
+//!   structure in each; a [`tiny_space`] of 6 architectures.
 //! - [`harness`]: the runner's ask-evaluate-tell loop, in small ([`Run`], [`run`]).
 //! - [`checks`]: the runner's contract as generic assertions over a closure that builds a
 //!   strategy from its seeds (same seed, same proposals; a restored checkpoint continues
 //!   identically; asks in flight; failed trials; a tell without its ask).
 //! - [`learning`]: "does this strategy beat random search" over 30 seeds x 150
 //!   evaluations ([`compare_with_random`]).
-//! - [`stats`]: the one-sided Mann-Whitney U test that comparison uses, with its own
-//!   normal tail, so that nas-core needs no statistics crate.
 //!
 //! ```
 //! use nas_core::RunSeeds;
@@ -21,14 +20,13 @@
 //! let mut strategy = UniformBaseline::new(toy_space(), seeds);
 //! let mut run = Run::toy(seeds);
 //! let proposals = run.steps(&mut strategy, 10);
-//! assert_eq!(proposals.len(), run.history.len());
+//! assert_eq!(proposals.len(), run.history().len());
 //! assert!(run.best() > 0.0);
 //! ```
 
 pub mod checks;
 pub mod harness;
 pub mod learning;
-pub mod stats;
 pub mod toy;
 
 pub use checks::{
@@ -37,8 +35,8 @@ pub use checks::{
 };
 pub use harness::{Run, run};
 pub use learning::{UniformBaseline, compare_with_random, final_bests};
-pub use stats::{erfc, mean, normal_sf, one_sided_mann_whitney};
 pub use toy::{
-    SyntheticEvaluator, TOY_CLASSES, TOY_INPUT, synthetic_fitness, tiny_space, toy_optimum,
-    toy_params, toy_space,
+    SyntheticEvaluator, TOY_CLASSES, TOY_INPUT, synthetic_fitness, tiny_space, toy_cell_optimum,
+    toy_cell_space, toy_macro_optimum, toy_macro_space, toy_optimum, toy_params, toy_space,
+    toy_spaces,
 };

@@ -1,16 +1,25 @@
-//! The toy search space and the synthetic evaluator.
+//! The toy search spaces (a chain space, a NAS-Bench-201 cell space and a NAS-Bench-Macro
+//! space) and the synthetic evaluator.
 //!
-//! The synthetic fitness has a known optimum, [`toy_optimum`], and a learnable structure:
-//! it is a sum over layer slots of how close each slot is to the optimum's layer in that
-//! slot (right kind first, then right options), so a strategy that learns which layers work
-//! where climbs towards it, while random search rarely gets close.
+//! The synthetic fitness has a known optimum in each kind ([`toy_optimum`],
+//! [`toy_cell_optimum`], [`toy_macro_optimum`]) and a learnable structure: for chains, a
+//! sum over layer slots of how close each slot is to the optimum's layer in that slot
+//! (right kind first, then right options); for cells and macro networks, a sum over edges
+//! or layers of how close each decision is to the optimum's (right operation, or a
+//! similar one), so a strategy that learns which decisions work climbs towards the
+//! optimum, while random search rarely gets close.
 
-use crate::architecture::Architecture;
+use crate::architecture::{Architecture, Chain};
+use crate::cell::CellOp;
 use crate::evaluator::{EvalError, EvalRequest, Evaluation, Evaluator};
 use crate::layer::{Activation, DropoutRate, Layer};
+use crate::macro_net::Block;
 use crate::seed::derive_seed;
 use crate::shape::InputShape;
-use crate::space::{Conv2dChoices, DenseChoices, DropoutChoices, SearchSpace, SearchSpaceParams};
+use crate::space::{
+    CellParams, ChainParams, Conv2dChoices, DenseChoices, DropoutChoices, MacroParams, SearchSpace,
+    SearchSpaceParams,
+};
 use crate::trial::{Metrics, Status};
 
 /// Input shape of the toy space: small images, so four poolings fit.
@@ -26,7 +35,7 @@ pub const TOY_CLASSES: u32 = 10;
 /// The toy space's params: up to 5 layers of conv (4 widths x 2 kernels x 4 activations),
 /// pooling, dense (4 widths x 4 activations) and dropout (2 rates): 51 layer choices.
 pub fn toy_params() -> SearchSpaceParams {
-    SearchSpaceParams {
+    SearchSpaceParams::Chain(ChainParams {
         min_layers: 1,
         max_layers: 5,
         conv2d: Some(Conv2dChoices {
@@ -46,7 +55,7 @@ pub fn toy_params() -> SearchSpaceParams {
                 DropoutRate::from_f64(0.5).expect("valid rate"),
             ],
         }),
-    }
+    })
 }
 
 /// The toy space bound to [`TOY_INPUT`].
@@ -59,7 +68,7 @@ pub fn toy_space() -> SearchSpace {
 /// A space of exactly 6 architectures, one or two of {dense8-relu, dropout0.5} on 1x4x4
 /// inputs, for tests that exhaust a space.
 pub fn tiny_space() -> SearchSpace {
-    SearchSpaceParams {
+    SearchSpaceParams::Chain(ChainParams {
         min_layers: 1,
         max_layers: 2,
         conv2d: None,
@@ -71,7 +80,7 @@ pub fn tiny_space() -> SearchSpace {
         dropout: Some(DropoutChoices {
             rates: vec![DropoutRate::from_f64(0.5).expect("valid rate")],
         }),
-    }
+    })
     .check(InputShape::new(1, 4, 4))
     .expect("the tiny space is valid")
 }
@@ -119,10 +128,99 @@ fn slot_score(layer: &Layer, target: &Layer) -> f64 {
     }
 }
 
-/// The noise-free synthetic fitness of an architecture, in [0.3, 0.98]; exactly 0.98 for
-/// [`toy_optimum`] and lower for every other architecture.
+/// NAS-Bench-201's cell space (`kind = "cell"` with every default: 4 nodes, 5 ops,
+/// 15,625 cells) on [`TOY_INPUT`].
+pub fn toy_cell_space() -> SearchSpace {
+    SearchSpaceParams::Cell(CellParams::default())
+        .check(TOY_INPUT)
+        .expect("the toy cell space is valid")
+}
+
+/// NAS-Bench-Macro's space (`kind = "macro"` with every default: 8 layers, 3 blocks,
+/// 6,561 networks) on [`TOY_INPUT`].
+pub fn toy_macro_space() -> SearchSpace {
+    SearchSpaceParams::Macro(MacroParams::default())
+        .check(TOY_INPUT)
+        .expect("the toy macro space is valid")
+}
+
+/// The toy spaces of every kind: chain, cell, macro.
+pub fn toy_spaces() -> Vec<SearchSpace> {
+    vec![toy_space(), toy_cell_space(), toy_macro_space()]
+}
+
+/// The cell with the highest synthetic fitness: NAS-Bench-201's best CIFAR-10 cell.
+pub fn toy_cell_optimum() -> Architecture {
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+        .parse()
+        .expect("valid text")
+}
+
+/// The macro network with the highest synthetic fitness: NAS-Bench-Macro's best
+/// (`22212220`).
+pub fn toy_macro_optimum() -> Architecture {
+    "mbconv_k5_e6 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k3_e3 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k5_e6 identity"
+        .parse()
+        .expect("valid text")
+}
+
+/// Closeness of a cell operation to the optimum's, in [0, 1]: 1 when equal, 0.4 for
+/// another convolution where a convolution is best, 0 otherwise.
+fn op_score(op: CellOp, target: CellOp) -> f64 {
+    match (op, target) {
+        (a, b) if a == b => 1.0,
+        (CellOp::NorConv(_), CellOp::NorConv(_)) => 0.4,
+        _ => 0.0,
+    }
+}
+
+/// Closeness of a block to the optimum's, in [0, 1]: 1 when equal, 0.4 for another
+/// inverted residual block where one is best, 0 otherwise.
+fn block_score(block: Block, target: Block) -> f64 {
+    match (block, target) {
+        (a, b) if a == b => 1.0,
+        (Block::MbConv { .. }, Block::MbConv { .. }) => 0.4,
+        _ => 0.0,
+    }
+}
+
+/// The noise-free synthetic fitness of an architecture of a toy space, in [0.3, 0.98];
+/// exactly 0.98 for the kind's optimum ([`toy_optimum`], [`toy_cell_optimum`],
+/// [`toy_macro_optimum`]) and lower for every other architecture of its toy space.
 pub fn synthetic_fitness(arch: &Architecture) -> f64 {
-    let target = toy_optimum();
+    let scale = |score: f64, max: f64| 0.3 + 0.68 * score / max;
+    match arch {
+        Architecture::Chain(c) => chain_fitness(c),
+        Architecture::Cell(cell) => {
+            let Architecture::Cell(target) = toy_cell_optimum() else {
+                unreachable!("the optimum is a cell")
+            };
+            let score: f64 = cell
+                .ops()
+                .iter()
+                .zip(target.ops())
+                .map(|(&a, &b)| op_score(a, b))
+                .sum();
+            scale(score, target.ops().len() as f64)
+        }
+        Architecture::Macro(net) => {
+            let Architecture::Macro(target) = toy_macro_optimum() else {
+                unreachable!("the optimum is a macro network")
+            };
+            let score: f64 = net
+                .blocks()
+                .zip(target.blocks())
+                .map(|(a, b)| block_score(a, b))
+                .sum();
+            scale(score, target.blocks().count() as f64)
+        }
+    }
+}
+
+fn chain_fitness(arch: &Chain) -> f64 {
+    let Architecture::Chain(target) = toy_optimum() else {
+        unreachable!("the optimum is a chain")
+    };
     let max = 2.0 * target.depth() as f64;
     let score: f64 = arch
         .layers()
@@ -156,7 +254,18 @@ impl Default for SyntheticEvaluator {
 
 impl Evaluator for SyntheticEvaluator {
     fn evaluate(&self, request: &EvalRequest<'_>) -> Result<Evaluation, EvalError> {
-        let cost = request.arch.cost(TOY_INPUT, TOY_CLASSES)?;
+        let cost = match request.arch {
+            Architecture::Chain(c) => c.cost(TOY_INPUT, TOY_CLASSES)?,
+            // A stand-in cost for the other kinds: the toy has no skeleton to count.
+            other => {
+                let text = other.to_string();
+                let convs = (text.matches("conv").count() as u64).max(1);
+                crate::architecture::Cost {
+                    params: 1000 * convs,
+                    macs: 100_000 * convs,
+                }
+            }
+        };
         let epochs = f64::from(request.budget.epochs);
         let mut metrics = Metrics {
             params: cost.params,
@@ -206,16 +315,26 @@ mod tests {
 
     #[test]
     fn the_optimum_is_valid_and_beats_every_sample() {
-        let space = toy_space();
-        let best = toy_optimum();
-        assert!(space.is_valid(&best));
-        assert!((synthetic_fitness(&best) - 0.98).abs() < 1e-12);
-        let mut rng = rng_from_seed(0);
-        for _ in 0..20_000 {
-            let a = space.sample(&mut rng);
-            if a != best {
-                assert!(synthetic_fitness(&a) < 0.98, "{a}");
+        for (space, best) in [
+            (toy_space(), toy_optimum()),
+            (toy_cell_space(), toy_cell_optimum()),
+            (toy_macro_space(), toy_macro_optimum()),
+        ] {
+            assert!(space.is_valid(&best));
+            assert!((synthetic_fitness(&best) - 0.98).abs() < 1e-12);
+            let mut rng = rng_from_seed(0);
+            for _ in 0..20_000 {
+                let a = space.sample(&mut rng);
+                if a != best {
+                    assert!(synthetic_fitness(&a) < 0.98, "{a}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn the_toy_spaces_have_the_benchmarks_sizes() {
+        assert_eq!(toy_cell_space().count_architectures(), 15_625);
+        assert_eq!(toy_macro_space().count_architectures(), 6_561);
     }
 }

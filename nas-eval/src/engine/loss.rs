@@ -4,14 +4,7 @@
 //! only, in a fixed order), not the platform's libm: glibc picks FMA or non-FMA
 //! versions of `exp` and `log` by CPU, and other libms round differently.
 
-/// What a chunk's loss pass measured.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct LossSum {
-    /// Sum of the examples' cross-entropies (f64, summed in example order).
-    pub loss: f64,
-    /// Examples whose largest logit is the label (the first maximum on ties).
-    pub correct: u64,
-}
+pub(crate) use crate::backend::LossSum;
 
 /// Cross-entropy of each row of `logits` (`classes` per row) against `labels`, summed;
 /// when `grad` is given it receives `scale * (softmax - onehot)`, the gradient of

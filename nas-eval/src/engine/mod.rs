@@ -47,8 +47,8 @@ use rayon::prelude::*;
 pub(crate) use nas_core::NasRng;
 pub(crate) use optim::Optimizer;
 
+use crate::backend::{Batch, Model};
 use crate::error::{Error, Result};
-use crate::trainer::{Batch, Model};
 use dropout::MaskPosition;
 use loss::LossSum;
 use network::{Mode, Plan, Workspace};

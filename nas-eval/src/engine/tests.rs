@@ -302,7 +302,7 @@ fn parameter_counts_equal_the_analytic_cost() {
         for _ in 0..200 {
             let arch = space.sample(&mut rng);
             let plan = Plan::new(&arch, input, 10).unwrap();
-            let cost = arch.cost(input, 10).unwrap();
+            let cost = arch.as_chain().unwrap().cost(input, 10).unwrap();
             assert_eq!(plan.params as u64, cost.params, "{arch}");
             let counted: usize = plan
                 .steps
