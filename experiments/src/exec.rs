@@ -328,11 +328,27 @@ pub fn execute_plan(
     if scorer.table.is_some() {
         journal = journal.sync_at_run_end_only();
     }
+    let earlier = previous
+        .as_ref()
+        .and_then(|_| outdir::read_manifest(&dir).ok());
+    if let Some(earlier) = &earlier
+        && scorer.numeric_contract.is_some()
+        && earlier.numeric_contract != scorer.numeric_contract
+    {
+        return Err(BadInput::at(
+            &dir.join(outdir::MANIFEST),
+            format!(
+                "its trials were trained under the engine's numeric contract {}, this nas trains under {}: resuming would mix numbers of two engines in one result (finish it with the nas that started it, or start a new folder)",
+                crate::merge::contract_name(earlier.numeric_contract),
+                crate::merge::contract_name(scorer.numeric_contract)
+            ),
+        )
+        .into());
+    }
     let manifest = Manifest {
-        started: previous
+        started: earlier
             .as_ref()
-            .and_then(|_| outdir::read_manifest(&dir).ok())
-            .map_or_else(manifest::now_utc, |m| m.started),
+            .map_or_else(manifest::now_utc, |m| m.started.clone()),
         ..outdir::base(config, scorer)
     };
     outdir::write_config(&dir, config, scorer.table.as_ref())?;

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use experiments::commands::{eval, import_table, merge, report, run, slurm, space, tabulate};
+use experiments::commands::{
+    eval, import_table, merge, report, run, slurm, space, tabulate, verify,
+};
 use experiments::error::is_bad_input;
 
 /// Neural architecture search experiments: compare search strategies, reproducibly.
@@ -36,6 +38,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Describe a config's search space: its size, encoding and a few samples.
     Space(space::SpaceArgs),
+    /// Retrain a sample of a directory's trained evaluations on this machine and check
+    /// that every recorded number matches bit for bit (the engine's numeric contract).
+    Verify(verify::VerifyArgs),
 }
 
 fn run() -> Result<()> {
@@ -48,6 +53,7 @@ fn run() -> Result<()> {
         Command::Report(args) => report::exec(&args),
         Command::Eval(args) => eval::exec(&args),
         Command::Space(args) => space::exec(&args),
+        Command::Verify(args) => verify::exec(&args),
     }
 }
 

@@ -45,6 +45,12 @@ pub struct Manifest {
     /// `nas_eval::memory`): configured, or this machine's budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<MemoryRecord>,
+    /// For a run whose trials the native engine trained: the engine's numeric contract
+    /// ([`nas_eval::NUMERIC_CONTRACT`]). Builds with the same contract give the same bits
+    /// on every x86-64 CPU; absent in manifests written before it was recorded (contract
+    /// 1, whose last bits depended on the machine's caches) and for other evaluators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric_contract: Option<u32>,
 }
 
 /// The memory limit a run's trials were held to.
@@ -226,6 +232,7 @@ mod tests {
             partial: false,
             table: Some(table(v)),
             memory_limit: None,
+            numeric_contract: None,
         };
         assert!(m(0.9).check().is_ok());
         let err = m(f64::NAN).check().unwrap_err();

@@ -80,9 +80,21 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
         .iter()
         .map(|u| ((u.strategy.clone(), u.repetition), u))
         .collect();
-    for (index, loaded, _, contents) in &shards {
+    for (index, loaded, manifest, contents) in &shards {
         let path = out.join("shards").join(index.to_string());
         let header = &contents.header;
+        if manifest.numeric_contract != first_manifest.numeric_contract {
+            return Err(BadInput::at(
+                &path,
+                format!(
+                    "was trained under the engine's numeric contract {}, shard {} under {}: their numbers cannot be merged into one result",
+                    contract_name(manifest.numeric_contract),
+                    shards[0].0,
+                    contract_name(first_manifest.numeric_contract)
+                ),
+            )
+            .into());
+        }
         if header.nas_version != version {
             return Err(BadInput::at(
                 &path,
@@ -234,4 +246,9 @@ fn keeps_what_is_there(out: &Path, merged: &[Event]) -> Result<(), BadInput> {
         ));
     }
     Ok(())
+}
+
+/// A manifest's numeric contract for messages ("unrecorded" before nas recorded it).
+pub(crate) fn contract_name(contract: Option<u32>) -> String {
+    contract.map_or_else(|| "unrecorded (1)".into(), |c| c.to_string())
 }

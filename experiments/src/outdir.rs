@@ -279,6 +279,7 @@ pub fn base(config: &Config, scorer: &setup::Scorer) -> Manifest {
         partial: false,
         table: scorer.table.clone(),
         memory_limit: scorer.memory.clone(),
+        numeric_contract: scorer.numeric_contract,
     }
 }
 

@@ -126,6 +126,8 @@ pub struct Scorer {
     pub table: Option<TableSummary>,
     /// For an evaluator that trains: the memory limit of one trial.
     pub memory: Option<MemoryRecord>,
+    /// For trials the native engine trains: its numeric contract.
+    pub numeric_contract: Option<u32>,
 }
 
 /// Default longest wait for one evaluation of an external evaluator, in seconds.
@@ -222,6 +224,7 @@ pub fn scorer(
                 files: Vec::new(),
                 table: None,
                 memory: None,
+                numeric_contract: None,
             })
         }
         EvaluatorKind::Train => {
@@ -241,6 +244,8 @@ pub fn scorer(
                     configured: limit.configured,
                     source: limit.source,
                 }),
+                numeric_contract: (config.training.backend == nas_eval::BackendKind::Native)
+                    .then_some(nas_eval::NUMERIC_CONTRACT),
             })
         }
         EvaluatorKind::Tabular => {
@@ -299,6 +304,7 @@ pub fn scorer(
                 table: Some(table.summary(&given.to_string_lossy())),
                 evaluator: Box::new(table),
                 memory: None,
+                numeric_contract: None,
             })
         }
     }

@@ -9,3 +9,4 @@ pub mod run;
 pub mod slurm;
 pub mod space;
 pub mod tabulate;
+pub mod verify;
