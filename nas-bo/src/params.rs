@@ -1,7 +1,5 @@
 //! Params of TPE and BANANAS: written in a config, checked once.
 
-use std::ops::Deref;
-
 use serde::{Deserialize, Serialize};
 
 use nas_core::{Error, Result};
@@ -206,84 +204,20 @@ impl BananasParams {
     }
 }
 
-/// Checked [`TpeParams`]: the only form [`crate::Tpe`] accepts. Read the fields
-/// through `Deref`; it serializes as the params and is checked again when read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "TpeParams", into = "TpeParams")]
-pub struct TpeValidParams(TpeParams);
-
-impl TpeValidParams {
-    /// The params as resolved (defaults filled), e.g. to write next to a run's results.
-    pub fn params(&self) -> &TpeParams {
-        &self.0
-    }
+nas_core::valid_params! {
+    /// Checked [`TpeParams`]: the only form [`crate::Tpe`] accepts. Read the fields
+    /// through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(try_from = "TpeParams", into = "TpeParams")]
+    pub struct TpeValidParams(TpeParams);
 }
 
-impl Deref for TpeValidParams {
-    type Target = TpeParams;
-    fn deref(&self) -> &TpeParams {
-        &self.0
-    }
-}
-
-impl TryFrom<TpeParams> for TpeValidParams {
-    type Error = Error;
-    fn try_from(params: TpeParams) -> Result<Self> {
-        params.check()
-    }
-}
-
-impl From<TpeValidParams> for TpeParams {
-    fn from(valid: TpeValidParams) -> Self {
-        valid.0
-    }
-}
-
-impl nas_core::Params for TpeParams {
-    type Valid = TpeValidParams;
-    fn check(&self) -> Result<TpeValidParams> {
-        TpeParams::check(self)
-    }
-}
-
-/// Checked [`BananasParams`]: the only form [`crate::Bananas`] accepts. Read the fields
-/// through `Deref`; it serializes as the params and is checked again when read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "BananasParams", into = "BananasParams")]
-pub struct BananasValidParams(BananasParams);
-
-impl BananasValidParams {
-    /// The params as resolved (defaults filled), e.g. to write next to a run's results.
-    pub fn params(&self) -> &BananasParams {
-        &self.0
-    }
-}
-
-impl Deref for BananasValidParams {
-    type Target = BananasParams;
-    fn deref(&self) -> &BananasParams {
-        &self.0
-    }
-}
-
-impl TryFrom<BananasParams> for BananasValidParams {
-    type Error = Error;
-    fn try_from(params: BananasParams) -> Result<Self> {
-        params.check()
-    }
-}
-
-impl From<BananasValidParams> for BananasParams {
-    fn from(valid: BananasValidParams) -> Self {
-        valid.0
-    }
-}
-
-impl nas_core::Params for BananasParams {
-    type Valid = BananasValidParams;
-    fn check(&self) -> Result<BananasValidParams> {
-        BananasParams::check(self)
-    }
+nas_core::valid_params! {
+    /// Checked [`BananasParams`]: the only form [`crate::Bananas`] accepts. Read the fields
+    /// through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(try_from = "BananasParams", into = "BananasParams")]
+    pub struct BananasValidParams(BananasParams);
 }
 
 #[cfg(test)]

@@ -48,3 +48,79 @@ pub trait Params: Default + Clone + Debug + Serialize + DeserializeOwned {
     /// [`crate::Error::InvalidParam`] naming the field, the value and what is allowed.
     fn check(&self) -> Result<Self::Valid>;
 }
+
+/// Declares a strategy's checked params, `XValidParams(XParams)`, with everything the
+/// [`Params`] contract needs: `params()` (the params as resolved, defaults filled),
+/// `Deref` to the params, `TryFrom<XParams>` (serde reads it through `XParams::check`,
+/// so a checked value read back is checked again), `From<XValidParams>` (serde writes the
+/// params), and `impl Params for XParams`. `XParams` must have an inherent
+/// `fn check(&self) -> Result<XValidParams>`.
+///
+/// The struct's docs, derives and serde attributes are written at the call site:
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// pub struct WalkParams {
+///     pub steps: u32,
+/// }
+///
+/// impl WalkParams {
+///     pub fn check(&self) -> nas_core::Result<WalkValidParams> {
+///         Ok(WalkValidParams(self.clone()))
+///     }
+/// }
+///
+/// nas_core::valid_params! {
+///     /// Checked [`WalkParams`].
+///     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///     #[serde(try_from = "WalkParams", into = "WalkParams")]
+///     pub struct WalkValidParams(WalkParams);
+/// }
+///
+/// let valid = <WalkParams as nas_core::Params>::check(&WalkParams { steps: 3 }).unwrap();
+/// assert_eq!(valid.steps, 3);
+/// ```
+#[macro_export]
+macro_rules! valid_params {
+    ($(#[$meta:meta])* $vis:vis struct $valid:ident($params:ident);) => {
+        $(#[$meta])*
+        $vis struct $valid($params);
+
+        impl $valid {
+            /// The params as resolved (defaults filled), e.g. to write next to a run's
+            /// results.
+            pub fn params(&self) -> &$params {
+                &self.0
+            }
+        }
+
+        impl ::std::ops::Deref for $valid {
+            type Target = $params;
+            fn deref(&self) -> &$params {
+                &self.0
+            }
+        }
+
+        impl ::std::convert::TryFrom<$params> for $valid {
+            type Error = $crate::Error;
+            fn try_from(params: $params) -> ::std::result::Result<Self, $crate::Error> {
+                params.check()
+            }
+        }
+
+        impl ::std::convert::From<$valid> for $params {
+            fn from(valid: $valid) -> Self {
+                valid.0
+            }
+        }
+
+        impl $crate::Params for $params {
+            type Valid = $valid;
+            fn check(&self) -> ::std::result::Result<$valid, $crate::Error> {
+                $params::check(self)
+            }
+        }
+    };
+}

@@ -1,8 +1,6 @@
 //! Params of the genetic algorithm and of regularized evolution: written in a config,
 //! checked once.
 
-use std::ops::Deref;
-
 use serde::{Deserialize, Serialize};
 
 use nas_core::{Error, Result};
@@ -121,37 +119,12 @@ impl GaParams {
     }
 }
 
-/// Checked [`GaParams`]: the only form [`crate::GeneticAlgorithm`] accepts. Read the
-/// fields through `Deref`; it serializes as the params and is checked again when read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "GaParams", into = "GaParams")]
-pub struct GaValidParams(GaParams);
-
-impl GaValidParams {
-    /// The params as resolved (defaults filled), e.g. to write next to a run's results.
-    pub fn params(&self) -> &GaParams {
-        &self.0
-    }
-}
-
-impl Deref for GaValidParams {
-    type Target = GaParams;
-    fn deref(&self) -> &GaParams {
-        &self.0
-    }
-}
-
-impl TryFrom<GaParams> for GaValidParams {
-    type Error = Error;
-    fn try_from(params: GaParams) -> Result<Self> {
-        params.check()
-    }
-}
-
-impl From<GaValidParams> for GaParams {
-    fn from(valid: GaValidParams) -> Self {
-        valid.0
-    }
+nas_core::valid_params! {
+    /// Checked [`GaParams`]: the only form [`crate::GeneticAlgorithm`] accepts. Read the
+    /// fields through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(try_from = "GaParams", into = "GaParams")]
+    pub struct GaValidParams(GaParams);
 }
 
 /// Regularized (aging) evolution as written in a config: unchecked. Missing fields take
@@ -202,52 +175,13 @@ impl EvolutionParams {
     }
 }
 
-/// Checked [`EvolutionParams`]: the only form [`crate::RegularizedEvolution`] accepts.
-/// Read the fields through `Deref`; it serializes as the params and is checked again
-/// when read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "EvolutionParams", into = "EvolutionParams")]
-pub struct EvolutionValidParams(EvolutionParams);
-
-impl EvolutionValidParams {
-    /// The params as resolved (defaults filled), e.g. to write next to a run's results.
-    pub fn params(&self) -> &EvolutionParams {
-        &self.0
-    }
-}
-
-impl Deref for EvolutionValidParams {
-    type Target = EvolutionParams;
-    fn deref(&self) -> &EvolutionParams {
-        &self.0
-    }
-}
-
-impl TryFrom<EvolutionParams> for EvolutionValidParams {
-    type Error = Error;
-    fn try_from(params: EvolutionParams) -> Result<Self> {
-        params.check()
-    }
-}
-
-impl From<EvolutionValidParams> for EvolutionParams {
-    fn from(valid: EvolutionValidParams) -> Self {
-        valid.0
-    }
-}
-
-impl nas_core::Params for GaParams {
-    type Valid = GaValidParams;
-    fn check(&self) -> Result<GaValidParams> {
-        GaParams::check(self)
-    }
-}
-
-impl nas_core::Params for EvolutionParams {
-    type Valid = EvolutionValidParams;
-    fn check(&self) -> Result<EvolutionValidParams> {
-        EvolutionParams::check(self)
-    }
+nas_core::valid_params! {
+    /// Checked [`EvolutionParams`]: the only form [`crate::RegularizedEvolution`] accepts.
+    /// Read the fields through `Deref`; it serializes as the params and is checked again
+    /// when read.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(try_from = "EvolutionParams", into = "EvolutionParams")]
+    pub struct EvolutionValidParams(EvolutionParams);
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! Params of local search: written in a config, checked once.
 
-use std::ops::Deref;
-
 use serde::{Deserialize, Serialize};
 
 use nas_core::{Error, Result};
@@ -80,44 +78,12 @@ impl LocalSearchParams {
     }
 }
 
-/// Checked [`LocalSearchParams`]: the only form [`crate::LocalSearch`] accepts. Read the
-/// fields through `Deref`; it serializes as the params and is checked again when read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "LocalSearchParams", into = "LocalSearchParams")]
-pub struct LocalSearchValidParams(LocalSearchParams);
-
-impl LocalSearchValidParams {
-    /// The params as resolved (defaults filled), e.g. to write next to a run's results.
-    pub fn params(&self) -> &LocalSearchParams {
-        &self.0
-    }
-}
-
-impl Deref for LocalSearchValidParams {
-    type Target = LocalSearchParams;
-    fn deref(&self) -> &LocalSearchParams {
-        &self.0
-    }
-}
-
-impl TryFrom<LocalSearchParams> for LocalSearchValidParams {
-    type Error = Error;
-    fn try_from(params: LocalSearchParams) -> Result<Self> {
-        params.check()
-    }
-}
-
-impl From<LocalSearchValidParams> for LocalSearchParams {
-    fn from(valid: LocalSearchValidParams) -> Self {
-        valid.0
-    }
-}
-
-impl nas_core::Params for LocalSearchParams {
-    type Valid = LocalSearchValidParams;
-    fn check(&self) -> Result<LocalSearchValidParams> {
-        LocalSearchParams::check(self)
-    }
+nas_core::valid_params! {
+    /// Checked [`LocalSearchParams`]: the only form [`crate::LocalSearch`] accepts. Read the
+    /// fields through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(try_from = "LocalSearchParams", into = "LocalSearchParams")]
+    pub struct LocalSearchValidParams(LocalSearchParams);
 }
 
 #[cfg(test)]

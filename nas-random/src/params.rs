@@ -1,7 +1,5 @@
 //! Params of random search: written in a config, checked once.
 
-use std::ops::Deref;
-
 use serde::{Deserialize, Serialize};
 
 use nas_core::Result;
@@ -29,44 +27,12 @@ impl RandomParams {
     }
 }
 
-/// Checked [`RandomParams`]: the only form [`crate::RandomSearch`] accepts. Read the
-/// fields through `Deref`; it serializes as the params and is checked again when read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RandomParams", into = "RandomParams")]
-pub struct RandomValidParams(RandomParams);
-
-impl RandomValidParams {
-    /// The params as resolved (defaults filled), e.g. to write next to a run's results.
-    pub fn params(&self) -> &RandomParams {
-        &self.0
-    }
-}
-
-impl Deref for RandomValidParams {
-    type Target = RandomParams;
-    fn deref(&self) -> &RandomParams {
-        &self.0
-    }
-}
-
-impl TryFrom<RandomParams> for RandomValidParams {
-    type Error = nas_core::Error;
-    fn try_from(params: RandomParams) -> Result<Self> {
-        params.check()
-    }
-}
-
-impl From<RandomValidParams> for RandomParams {
-    fn from(valid: RandomValidParams) -> Self {
-        valid.0
-    }
-}
-
-impl nas_core::Params for RandomParams {
-    type Valid = RandomValidParams;
-    fn check(&self) -> Result<RandomValidParams> {
-        RandomParams::check(self)
-    }
+nas_core::valid_params! {
+    /// Checked [`RandomParams`]: the only form [`crate::RandomSearch`] accepts. Read the
+    /// fields through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(try_from = "RandomParams", into = "RandomParams")]
+    pub struct RandomValidParams(RandomParams);
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Params of the REINFORCE controller and of Q-learning: written in a config, checked once.
 
 use std::fmt;
-use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
@@ -222,65 +221,20 @@ impl QLearningParams {
     }
 }
 
-/// Checked [`ReinforceParams`]: the only form [`crate::Reinforce`] accepts. Read the
-/// fields through `Deref`; it serializes as the params and is checked again when read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "ReinforceParams", into = "ReinforceParams")]
-pub struct ReinforceValidParams(ReinforceParams);
-
-/// Checked [`QLearningParams`]: the only form [`crate::QLearning`] accepts. Read the
-/// fields through `Deref`; it serializes as the params and is checked again when read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "QLearningParams", into = "QLearningParams")]
-pub struct QLearningValidParams(QLearningParams);
-
-macro_rules! impl_valid {
-    ($valid:ident, $params:ident) => {
-        impl $valid {
-            /// The params as resolved (defaults filled), e.g. to write next to a run's
-            /// results.
-            pub fn params(&self) -> &$params {
-                &self.0
-            }
-        }
-
-        impl Deref for $valid {
-            type Target = $params;
-            fn deref(&self) -> &$params {
-                &self.0
-            }
-        }
-
-        impl TryFrom<$params> for $valid {
-            type Error = Error;
-            fn try_from(params: $params) -> Result<Self> {
-                params.check()
-            }
-        }
-
-        impl From<$valid> for $params {
-            fn from(valid: $valid) -> Self {
-                valid.0
-            }
-        }
-    };
+nas_core::valid_params! {
+    /// Checked [`ReinforceParams`]: the only form [`crate::Reinforce`] accepts. Read the
+    /// fields through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(try_from = "ReinforceParams", into = "ReinforceParams")]
+    pub struct ReinforceValidParams(ReinforceParams);
 }
 
-impl_valid!(ReinforceValidParams, ReinforceParams);
-impl_valid!(QLearningValidParams, QLearningParams);
-
-impl nas_core::Params for ReinforceParams {
-    type Valid = ReinforceValidParams;
-    fn check(&self) -> Result<ReinforceValidParams> {
-        ReinforceParams::check(self)
-    }
-}
-
-impl nas_core::Params for QLearningParams {
-    type Valid = QLearningValidParams;
-    fn check(&self) -> Result<QLearningValidParams> {
-        QLearningParams::check(self)
-    }
+nas_core::valid_params! {
+    /// Checked [`QLearningParams`]: the only form [`crate::QLearning`] accepts. Read the
+    /// fields through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(try_from = "QLearningParams", into = "QLearningParams")]
+    pub struct QLearningValidParams(QLearningParams);
 }
 
 #[cfg(test)]
