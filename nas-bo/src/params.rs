@@ -4,6 +4,23 @@ use serde::{Deserialize, Serialize};
 
 use nas_core::{Error, Result};
 
+/// Most candidates a model-based strategy draws and scores per ask or per ensemble
+/// (`n_ei_candidates`, `num_candidates`) and most of any other count in its params: a
+/// user value decides an allocation, so it is bounded before it is made.
+pub const MAX_CANDIDATES: usize = 100_000;
+/// Most edits per BANANAS candidate.
+pub const MAX_MUTATIONS: usize = 1_000;
+/// Most hidden layers of a BANANAS predictor.
+pub const MAX_HIDDEN_LAYERS: usize = 100;
+/// Most units of a BANANAS predictor's hidden layer.
+pub const MAX_HIDDEN_UNITS: usize = 4_096;
+/// Most predictors in a BANANAS ensemble.
+pub const MAX_ENSEMBLE: usize = 100;
+/// Most training epochs of a BANANAS predictor.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Most hidden-to-hidden weights of a whole BANANAS ensemble (2^26 f32: 256 MiB).
+pub const MAX_ENSEMBLE_WEIGHTS: usize = 1 << 26;
+
 /// TPE as written in a config (`params = { n_startup_trials = 20 }`): unchecked. Missing
 /// fields take their default: Optuna's `TPESampler` (v4.9.0 for the values; its
 /// multivariate mode, the default from v5.0), which follows Bergstra et al. (2011) except
@@ -74,6 +91,15 @@ impl TpeParams {
             if value == 0 {
                 return Err(Error::invalid(field, 0, "an integer of at least 1"));
             }
+        }
+        if self.n_ei_candidates > MAX_CANDIDATES {
+            return Err(Error::invalid(
+                "n_ei_candidates",
+                self.n_ei_candidates,
+                format!(
+                    "an integer from 1 to {MAX_CANDIDATES} (each is drawn and scored at every ask)"
+                ),
+            ));
         }
         if !(self.gamma > 0.0 && self.gamma <= 1.0) {
             return Err(Error::invalid("gamma", self.gamma, "a number in (0, 1]"));
@@ -186,6 +212,89 @@ impl BananasParams {
                 return Err(Error::invalid(field, 0, "an integer of at least 1"));
             }
         }
+        for (field, value, max, why) in [
+            (
+                "num_init",
+                self.num_init,
+                MAX_CANDIDATES,
+                "uniform draws before the first predictor",
+            ),
+            (
+                "k",
+                self.k,
+                MAX_CANDIDATES,
+                "proposals per trained ensemble",
+            ),
+            (
+                "num_candidates",
+                self.num_candidates,
+                MAX_CANDIDATES,
+                "candidates built and scored per ensemble",
+            ),
+            (
+                "num_arches_to_mutate",
+                self.num_arches_to_mutate,
+                MAX_CANDIDATES,
+                "architectures mutated per ensemble",
+            ),
+            (
+                "mutations",
+                self.mutations,
+                MAX_MUTATIONS,
+                "edits per candidate",
+            ),
+            (
+                "hidden_layers",
+                self.hidden_layers,
+                MAX_HIDDEN_LAYERS,
+                "layers of each predictor",
+            ),
+            (
+                "hidden_units",
+                self.hidden_units,
+                MAX_HIDDEN_UNITS,
+                "units of each hidden layer",
+            ),
+            (
+                "epochs",
+                self.epochs,
+                MAX_EPOCHS,
+                "passes over the told trials per predictor",
+            ),
+            (
+                "batch_size",
+                self.batch_size,
+                MAX_CANDIDATES,
+                "examples per step",
+            ),
+        ] {
+            if value > max {
+                return Err(Error::invalid(
+                    field,
+                    value,
+                    format!("an integer from 1 to {max} ({why})"),
+                ));
+            }
+        }
+        if self.num_ensemble > MAX_ENSEMBLE {
+            return Err(Error::invalid(
+                "num_ensemble",
+                self.num_ensemble,
+                format!("an integer from 2 to {MAX_ENSEMBLE}"),
+            ));
+        }
+        // Bounded above, so the product cannot overflow.
+        let weights =
+            self.num_ensemble * self.hidden_layers * self.hidden_units * self.hidden_units;
+        if weights > MAX_ENSEMBLE_WEIGHTS {
+            return Err(Error::invalid(
+                "hidden_units",
+                self.hidden_units,
+                format!(
+                    "a size whose ensemble of num_ensemble x hidden_layers x hidden_units^2 = {weights} hidden weights stays within {MAX_ENSEMBLE_WEIGHTS} (256 MiB of f32, before the optimiser's two moments)"
+                ),
+            ));
+        }
         if self.num_ensemble < 2 {
             return Err(Error::invalid(
                 "num_ensemble",
@@ -229,6 +338,48 @@ mod tests {
             Err(Error::InvalidParam { field, .. }) => assert_eq!(field, field_name),
             other => panic!("expected an error on {field_name}, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn sizes_that_decide_an_allocation_are_bounded() {
+        // Issue 17's kind: a predictor of 10^9 units aborted the process on allocation.
+        let huge = |f: fn(&mut BananasParams)| {
+            let mut p = BananasParams::default();
+            f(&mut p);
+            p.check()
+        };
+        rejected(huge(|p| p.hidden_units = 1_000_000_000), "hidden_units");
+        rejected(huge(|p| p.hidden_layers = usize::MAX), "hidden_layers");
+        rejected(huge(|p| p.num_candidates = 4_000_000_000), "num_candidates");
+        rejected(huge(|p| p.num_ensemble = 1_000), "num_ensemble");
+        rejected(huge(|p| p.epochs = MAX_EPOCHS + 1), "epochs");
+        // Each within its own bound, too large together: named by the product rule.
+        let mut p = BananasParams {
+            hidden_units: MAX_HIDDEN_UNITS,
+            hidden_layers: MAX_HIDDEN_LAYERS,
+            num_ensemble: MAX_ENSEMBLE,
+            ..BananasParams::default()
+        };
+        match p.check() {
+            Err(Error::InvalidParam { field, allowed, .. }) => {
+                assert_eq!(field, "hidden_units");
+                assert!(allowed.contains("256 MiB"), "{allowed}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // At the bound exactly (4 x 1 x 4096^2 = 2^26 weights): accepted; one more layer
+        // is not.
+        p.num_ensemble = 4;
+        p.hidden_layers = 1;
+        p.hidden_units = MAX_HIDDEN_UNITS;
+        assert!(p.check().is_ok());
+        p.hidden_layers = 2;
+        rejected(p.check(), "hidden_units");
+        let tpe = TpeParams {
+            n_ei_candidates: 4_000_000_000,
+            ..TpeParams::default()
+        };
+        rejected(tpe.check(), "n_ei_candidates");
     }
 
     #[test]

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use nas_core::{Error, Result};
 
+/// Most trajectories Q-learning replays after each told trial: a user value that decides
+/// the work of every tell, bounded before the run.
+pub const MAX_REPLAY: usize = 1_000_000;
+
 /// The REINFORCE controller as written in a config (`params = { learning_rate = 0.01 }`):
 /// unchecked. Missing fields take their default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,8 +186,14 @@ impl QLearningParams {
         if !(0.0..=1.0).contains(&self.gamma) {
             return Err(Error::invalid("gamma", self.gamma, "a number in [0, 1]"));
         }
-        if self.replay == 0 {
-            return Err(Error::invalid("replay", 0, "an integer of at least 1"));
+        if self.replay == 0 || self.replay > MAX_REPLAY {
+            return Err(Error::invalid(
+                "replay",
+                self.replay,
+                format!(
+                    "an integer from 1 to {MAX_REPLAY} (trajectories replayed after each told trial)"
+                ),
+            ));
         }
         if !self.initial_q.is_finite() {
             return Err(Error::invalid(
@@ -341,6 +351,15 @@ mod tests {
     fn rejects_a_replay_of_zero() {
         let p = QLearningParams {
             replay: 0,
+            ..QLearningParams::default()
+        };
+        rejected(p.check(), "replay");
+    }
+
+    #[test]
+    fn rejects_a_replay_beyond_its_bound() {
+        let p = QLearningParams {
+            replay: MAX_REPLAY + 1,
             ..QLearningParams::default()
         };
         rejected(p.check(), "replay");
