@@ -345,6 +345,19 @@ pub fn execute_plan(
         )
         .into());
     }
+    if let Some(earlier) = &earlier
+        && let (Some(was), Some(now)) = (&earlier.table, &scorer.table)
+        && was.sha256 != now.sha256
+    {
+        return Err(BadInput::at(
+            &dir.join(outdir::MANIFEST),
+            format!(
+                "its trials were answered by the table {} with table.csv SHA-256 {}, which now has {}: resuming would mix answers of two tables in one result (restore that table, or start a new folder)",
+                was.path, was.sha256, now.sha256
+            ),
+        )
+        .into());
+    }
     let manifest = Manifest {
         started: earlier
             .as_ref()

@@ -95,6 +95,18 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
             )
             .into());
         }
+        if let (Some(table), Some(first_table)) = (&manifest.table, &first_manifest.table)
+            && table.sha256 != first_table.sha256
+        {
+            return Err(BadInput::at(
+                &path,
+                format!(
+                    "was answered by a table with table.csv SHA-256 {}, shard {} by {}: their numbers cannot be merged into one result",
+                    table.sha256, shards[0].0, first_table.sha256
+                ),
+            )
+            .into());
+        }
         if header.nas_version != version {
             return Err(BadInput::at(
                 &path,

@@ -875,3 +875,37 @@ fn settings_a_tabular_run_ignores_are_warned_about_and_marked() {
     assert!(output.status.success());
     assert!(!String::from_utf8_lossy(&output.stderr).contains("warning"));
 }
+
+/// A table edited (and its checksum recomputed) between the start of a run and its
+/// resume, or between two shards: the answers of two tables would be mixed in one
+/// result, so resume and merge refuse, naming both checksums.
+#[test]
+fn resume_and_merge_refuse_a_table_that_changed_under_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_table(tmp.path(), "run.toml", TABLED, &good_rows());
+    let sha = |dir: &Path| {
+        let json: serde_json::Value =
+            serde_json::from_str(&text(&dir.join("table"), "table.json")).unwrap();
+        json["table_sha256"].as_str().unwrap().to_string()
+    };
+    let old = sha(tmp.path());
+    let out = tmp.path().join("out");
+    nas_ok("run", &config, &out, &[]);
+    let sharded = tmp.path().join("sharded");
+    nas_ok("run", &config, &sharded, &["--shard", "0/2"]);
+
+    let mut rows = good_rows();
+    rows[0].val_acc = 0.5;
+    write_table(tmp.path(), "run.toml", TABLED, &rows);
+    let new = sha(tmp.path());
+    assert_ne!(old, new);
+    nas_refused(
+        &["run", s(&config), "--out", s(&out), "--resume", "--quiet"],
+        &format!("table.csv SHA-256 {old}, which now has {new}"),
+    );
+    nas_ok("run", &config, &sharded, &["--shard", "1/2"]);
+    nas_refused(
+        &["merge", s(&sharded)],
+        &format!("was answered by a table with table.csv SHA-256 {new}, shard 0 by {old}"),
+    );
+}
