@@ -20,9 +20,11 @@ pub(crate) struct Batch<'a> {
 /// What a backend offers the trainer.
 pub(crate) trait Model {
     /// One optimisation step on the batch (`step` counts steps from 0 over the whole
-    /// run). Returns the sum of the examples' losses before the update; a NaN or
-    /// infinite sum means the step was not applied.
-    fn train_step(&mut self, batch: Batch<'_>, step: u64) -> Result<f64>;
+    /// run) with the learning rate multiplied by `lr_scale` (the schedule's factor,
+    /// [`crate::LrSchedule::factor`]; exactly 1 for a constant rate). Returns the sum of
+    /// the examples' losses before the update; a NaN or infinite sum means the step was
+    /// not applied.
+    fn train_step(&mut self, batch: Batch<'_>, step: u64, lr_scale: f64) -> Result<f64>;
     /// Summed loss and correct predictions over the batch (no dropout, no update).
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum>;
     /// The trainable parameters, in the engine's layout.

@@ -300,6 +300,7 @@ impl TrainingEvaluator {
             &data,
             budget.epochs,
             batch,
+            self.params.lr_schedule,
             &mut shuffle,
         )?;
         let split = |s: Option<Score>| (s.map(|s| s.acc), s.map(|s| s.loss));

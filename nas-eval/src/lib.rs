@@ -36,5 +36,5 @@ pub use error::{Error, Result};
 pub use evaluator::{TrainReport, TrainingEvaluator};
 pub use input::Normalizer;
 pub use model::Network;
-pub use params::{BackendKind, OptimizerKind, TrainParams, TrainValidParams};
+pub use params::{BackendKind, LrSchedule, OptimizerKind, TrainParams, TrainValidParams};
 pub use report::{EvalReport, eval_one};

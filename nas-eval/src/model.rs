@@ -86,8 +86,10 @@ impl Network {
         self.params
     }
 
-    /// One optimisation step on images `indices` of `images`; returns the batch-mean loss
-    /// before the update (NaN or infinite: the step was not applied).
+    /// One optimisation step on images `indices` of `images`, at the configured learning
+    /// rate (no schedule: a schedule needs the run's length, which the evaluator knows);
+    /// returns the batch-mean loss before the update (NaN or infinite: the step was not
+    /// applied).
     pub fn train_step(
         &mut self,
         images: &Images,
@@ -101,6 +103,7 @@ impl Network {
                 indices,
             },
             self.step,
+            1.0,
         )?;
         self.step += 1;
         Ok(sum / indices.len().max(1) as f64)

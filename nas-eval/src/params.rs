@@ -12,8 +12,83 @@ pub enum OptimizerKind {
     /// AdamW as `torch.optim.AdamW`: betas (0.9, 0.999), eps 1e-8, decoupled weight decay.
     #[default]
     Adamw,
-    /// SGD with momentum as `torch.optim.SGD` (no dampening, no Nesterov, L2 weight decay).
+    /// SGD with momentum as `torch.optim.SGD` (no dampening, L2 weight decay added to the
+    /// gradient, Nesterov momentum with `nesterov = true`).
     Sgd,
+}
+
+/// How the learning rate changes over a trial's training steps.
+///
+/// NAS-Bench-201 (Dong & Yang, ICLR 2020, section 2.3: SGD with Nesterov momentum 0.9,
+/// learning rate 0.1 annealed to 0, weight decay 5e-4, batch 256) and NAS-Bench-Macro
+/// (Su et al., CVPR 2021: SGD, cosine, batch 256, weight decay 5e-4) train with
+/// `Cosine`; `Constant` is the default and leaves every number as before the schedule
+/// existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The configured learning rate at every step.
+    #[default]
+    Constant,
+    /// Cosine annealing to 0 over the trial's steps, updated every step as
+    /// NAS-Bench-201's code does (its `CosineAnnealingLR` with a fractional epoch, no
+    /// warm-up, minimum 0): step `t` of `T` (`t` from 0, `T` = epochs × batches per
+    /// epoch) uses `learning_rate × (1 + cos(π t / T)) / 2`, so the first step uses the
+    /// full rate and the last a small positive one.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Cosine => "cosine",
+        }
+    }
+
+    /// The factor the learning rate is multiplied by at step `step` (from 0) of
+    /// `total` steps: exactly 1 for `Constant`; for `Cosine`, `(1 + cos(π step /
+    /// total)) / 2` computed in f64 with nas's own cosine (a fixed sequence of IEEE
+    /// operations, so the same bits on every machine).
+    pub fn factor(self, step: u64, total: u64) -> f64 {
+        match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let frac = if total == 0 {
+                    0.0
+                } else {
+                    step.min(total) as f64 / total as f64
+                };
+                (1.0 + cos_0_pi(std::f64::consts::PI * frac)) / 2.0
+            }
+        }
+    }
+}
+
+/// `cos(x)` for `x` in [0, π], as `-sin(x - π/2)` by its Taylor series to degree 23
+/// (truncation error below 1e-20 on [-π/2, π/2]), evaluated by Horner's rule with
+/// separate multiplies and adds: within a few ulps of the correctly rounded value, and
+/// the same bits on every machine (no platform `libm`).
+fn cos_0_pi(x: f64) -> f64 {
+    let y = x - std::f64::consts::FRAC_PI_2;
+    let y2 = y * y;
+    // sin(y) = y (1 - y²/(2·3) (1 - y²/(4·5) (1 - ...)))
+    let mut acc = 1.0;
+    let mut k = 22.0;
+    while k >= 2.0 {
+        acc = 1.0 - y2 / (k * (k + 1.0)) * acc;
+        k -= 2.0;
+    }
+    -(y * acc)
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_constant(s: &LrSchedule) -> bool {
+    *s == LrSchedule::Constant
 }
 
 impl OptimizerKind {
@@ -30,12 +105,14 @@ impl OptimizerKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// nas-eval's own CPU engine (im2col + `gemm`, exact pooling backward, fixed-order
-    /// multi-threading): fast, and bit-identical for any thread count.
+    /// nas-eval's own CPU engine (fixed-order fused multiply-add kernels, exact pooling
+    /// backward, fixed-order multi-threading): fast, and bit-identical for any thread
+    /// count and on every x86-64 CPU.
     #[default]
     Native,
     /// The same network built from stock candle ops (reference; much slower). Pooling is
-    /// crop + reshape + max, never candle's `max_pool2d`, whose backward is wrong in 0.11.
+    /// crop + reshape + a one-hot mask of each window's first maximum, never candle's
+    /// `max_pool2d`, whose backward is wrong in 0.11.
     Candle,
 }
 
@@ -74,6 +151,13 @@ pub struct TrainParams {
     pub weight_decay: Option<f64>,
     /// SGD momentum in [0, 1) (default 0.9); not accepted with AdamW.
     pub momentum: Option<f64>,
+    /// Nesterov momentum (SGD only, with a momentum above 0; default false), as
+    /// `torch.optim.SGD(nesterov=True)`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub nesterov: bool,
+    /// `constant` (default) or `cosine` (see [`LrSchedule`]).
+    #[serde(skip_serializing_if = "is_constant")]
+    pub lr_schedule: LrSchedule,
     /// Threads one trial uses.
     pub threads: u32,
     /// Examples per micro-batch: the unit of work a thread takes and whose partial
@@ -103,6 +187,8 @@ impl Default for TrainParams {
             learning_rate: None,
             weight_decay: None,
             momentum: None,
+            nesterov: false,
+            lr_schedule: LrSchedule::Constant,
             threads: 1,
             micro_batch: 32,
             backend: BackendKind::Native,
@@ -125,6 +211,12 @@ pub struct TrainValidParams {
     pub weight_decay: f64,
     /// SGD momentum (0 for AdamW, which uses betas (0.9, 0.999)).
     pub momentum: f64,
+    /// Nesterov momentum (SGD only).
+    #[serde(skip_serializing_if = "is_false")]
+    pub nesterov: bool,
+    /// The learning-rate schedule.
+    #[serde(skip_serializing_if = "is_constant")]
+    pub lr_schedule: LrSchedule,
     /// Threads per trial.
     pub threads: u32,
     /// Examples per micro-batch.
@@ -197,6 +289,22 @@ impl TrainParams {
         if !(0.0..1.0).contains(&momentum) {
             return Err(Error::invalid("momentum", momentum, "0 <= momentum < 1"));
         }
+        if self.nesterov {
+            if self.optimizer != OptimizerKind::Sgd {
+                return Err(Error::invalid(
+                    "nesterov",
+                    true,
+                    "false with optimizer = \"adamw\" (Nesterov momentum is for sgd)",
+                ));
+            }
+            if momentum == 0.0 {
+                return Err(Error::invalid(
+                    "nesterov",
+                    true,
+                    "false with momentum = 0 (Nesterov momentum needs a momentum above 0)",
+                ));
+            }
+        }
         if let Some(m) = self.max_memory
             && m.bytes() < crate::memory::MIN_LIMIT
         {
@@ -212,6 +320,8 @@ impl TrainParams {
             learning_rate,
             weight_decay,
             momentum,
+            nesterov: self.nesterov,
+            lr_schedule: self.lr_schedule,
             threads: self.threads,
             micro_batch: self.micro_batch,
             backend: self.backend,
@@ -235,6 +345,7 @@ impl TrainValidParams {
             OptimizerKind::Sgd => crate::engine::Optimizer::Sgd {
                 lr: self.learning_rate,
                 momentum: self.momentum,
+                nesterov: self.nesterov,
                 weight_decay: self.weight_decay,
             },
         }
@@ -402,5 +513,78 @@ mod tests {
         let p: TrainParams = serde_json::from_str(r#"{"optimizer": "sgd", "threads": 2}"#).unwrap();
         assert_eq!(p.threads, 2);
         assert_eq!(p.batch_size, 128);
+    }
+
+    #[test]
+    fn nesterov_needs_sgd_with_momentum() {
+        let sgd = TrainParams {
+            optimizer: OptimizerKind::Sgd,
+            nesterov: true,
+            ..TrainParams::default()
+        };
+        assert!(sgd.check().unwrap().nesterov);
+        rejected(
+            TrainParams {
+                nesterov: true,
+                ..TrainParams::default()
+            },
+            "nesterov",
+        );
+        rejected(
+            TrainParams {
+                momentum: Some(0.0),
+                ..sgd
+            },
+            "nesterov",
+        );
+    }
+
+    #[test]
+    fn own_cosine_is_within_a_few_ulps_of_std() {
+        for i in 0..=10_000u32 {
+            let x = std::f64::consts::PI * f64::from(i) / 10_000.0;
+            let (got, want) = (cos_0_pi(x), x.cos());
+            assert!(
+                (got - want).abs() <= 4.0 * f64::EPSILON,
+                "cos({x}) = {got}, std {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn cosine_schedule_anneals_from_one_to_zero() {
+        let c = LrSchedule::Cosine;
+        assert_eq!(c.factor(0, 100), 1.0);
+        assert!((c.factor(50, 100) - 0.5).abs() < 1e-15);
+        assert!((c.factor(25, 100) - (1.0 + 0.5f64.sqrt()) / 2.0).abs() < 1e-15);
+        assert!(c.factor(99, 100) > 0.0 && c.factor(99, 100) < 3e-4);
+        assert!(c.factor(100, 100).abs() < 1e-15);
+        // Monotone over a run.
+        let f: Vec<f64> = (0..=391).map(|t| c.factor(t, 391)).collect();
+        assert!(f.windows(2).all(|w| w[1] <= w[0]));
+        assert_eq!(LrSchedule::Constant.factor(7, 10), 1.0);
+    }
+
+    #[test]
+    fn defaults_serialize_as_before_the_new_fields() {
+        // Resolved configs (and the hashes of committed journals) keep their bytes.
+        let text = serde_json::to_string(&TrainParams::default()).unwrap();
+        assert!(
+            !text.contains("nesterov") && !text.contains("lr_schedule"),
+            "{text}"
+        );
+        let on = TrainParams {
+            optimizer: OptimizerKind::Sgd,
+            nesterov: true,
+            lr_schedule: LrSchedule::Cosine,
+            ..TrainParams::default()
+        };
+        let text = serde_json::to_string(&on).unwrap();
+        assert!(
+            text.contains("\"nesterov\":true") && text.contains("\"lr_schedule\":\"cosine\""),
+            "{text}"
+        );
+        let back: TrainParams = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, on);
     }
 }

@@ -6,8 +6,10 @@
 //! are candle's: the optimiser runs on the engine's copy of the parameters, which is
 //! written back to candle's variables after every step.
 //!
-//! - max pooling is crop + reshape + max, never `Tensor::max_pool2d` (candle 0.11 scales
-//!   its gradient by 1/4 and misroutes it on odd feature maps);
+//! - max pooling is crop + reshape + a one-hot mask of each window's first maximum,
+//!   never `Tensor::max_pool2d` (candle 0.11 scales its gradient by 1/4 and misroutes it
+//!   on odd feature maps) nor `max` (whose backward sends the gradient to every tied
+//!   maximum, where PyTorch and the engine send it to the first);
 //! - "same" padding of an even kernel pads `(k-1)/2` before and `k/2` after, as
 //!   PyTorch's `padding="same"`;
 //! - weights are converted between the engine's layout and PyTorch's (`out x in x kh x
@@ -198,12 +200,22 @@ impl CandleModel {
                     act(y, a)?
                 }
                 Op::Pool(geom) => {
+                    // Each window's four values in row-major order; the output is the
+                    // first maximum times a one-hot mask, so the gradient reaches that
+                    // one element, as PyTorch's max_pool2d routes it (candle's `max`
+                    // backward sends it to every tied maximum, and ties are common: a
+                    // zero background gives equal activations).
                     let (ho, wo) = (geom.hout(), geom.wout());
-                    t.narrow(2, 0, 2 * ho)?
+                    let windows = t
+                        .narrow(2, 0, 2 * ho)?
                         .narrow(3, 0, 2 * wo)?
                         .reshape((n, geom.c, ho, 2, wo, 2))?
-                        .max(5)?
-                        .max(3)?
+                        .permute((0, 1, 2, 4, 3, 5))?
+                        .reshape((n, geom.c, ho, wo, 4))?;
+                    let first = windows.detach().argmax_keepdim(4)?;
+                    let lanes = Tensor::arange(0u32, 4, &Device::Cpu)?;
+                    let one_hot = first.broadcast_eq(&lanes)?.to_dtype(DType::F32)?;
+                    (windows * one_hot)?.sum(4)?
                 }
                 Op::Dense { geom, act: a } => {
                     let (wv, bv) = self.vars[l].as_ref().expect("dense has parameters");
@@ -308,7 +320,7 @@ impl CandleModel {
 }
 
 impl Model for CandleModel {
-    fn train_step(&mut self, batch: Batch<'_>, step: u64) -> Result<f64> {
+    fn train_step(&mut self, batch: Batch<'_>, step: u64, lr_scale: f64) -> Result<f64> {
         let n = batch.indices.len();
         let mut x = std::mem::take(&mut self.x);
         let mut labels = std::mem::take(&mut self.labels);
@@ -325,7 +337,7 @@ impl Model for CandleModel {
             return Ok(loss);
         }
         self.t += 1;
-        let s = self.optimizer.step(self.t);
+        let s = self.optimizer.step(self.t, lr_scale);
         optim::update(
             self.path,
             s,

@@ -10,6 +10,7 @@ use crate::data::Images;
 use crate::engine::NasRng;
 use crate::error::Result;
 use crate::input::Normalizer;
+use crate::params::LrSchedule;
 
 /// Accuracy and mean loss on a set of images.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,17 +52,20 @@ pub(crate) struct RunData<'a> {
     pub norm: &'a Normalizer,
 }
 
-/// Trains `model` for `epochs` epochs in batches of `batch_size`, shuffling the training
-/// images every epoch with `shuffle_rng`, then scores it.
+/// Trains `model` for `epochs` epochs in batches of `batch_size` with the learning rate
+/// following `schedule` over the run's steps, shuffling the training images every epoch
+/// with `shuffle_rng`, then scores it.
 pub(crate) fn train(
     model: &mut dyn Model,
     data: &RunData<'_>,
     epochs: u32,
     batch_size: usize,
+    schedule: LrSchedule,
     shuffle_rng: &mut NasRng,
 ) -> Result<Outcome> {
     let mut order = data.train.to_vec();
     let steps_per_epoch = order.len().div_ceil(batch_size);
+    let total_steps = steps_per_epoch as u64 * u64::from(epochs);
     let mut step = 0u64;
     let mut seen = 0u64;
     let start = Instant::now();
@@ -74,7 +78,7 @@ pub(crate) fn train(
                 norm: data.norm,
                 indices: idx,
             };
-            let loss = model.train_step(batch, step)?;
+            let loss = model.train_step(batch, step, schedule.factor(step, total_steps))?;
             if !loss.is_finite() {
                 let what = if loss.is_nan() { "NaN" } else { "infinite" };
                 diverged = Some((
@@ -143,4 +147,60 @@ fn score(
         acc: sum.correct as f64 / n,
         loss: sum.loss / n,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::LossSum;
+
+    /// Records the learning-rate factor of every step.
+    struct Recorder(Vec<f64>);
+
+    impl Model for Recorder {
+        fn train_step(&mut self, _: Batch<'_>, step: u64, lr_scale: f64) -> Result<f64> {
+            assert_eq!(step, self.0.len() as u64);
+            self.0.push(lr_scale);
+            Ok(0.0)
+        }
+        fn evaluate(&mut self, _: Batch<'_>) -> Result<LossSum> {
+            Ok(LossSum::default())
+        }
+        fn weights(&self) -> Vec<f32> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn the_schedule_spans_every_step_of_the_run() {
+        let images = Images {
+            pixels: vec![0; 40],
+            labels: vec![0; 10],
+        };
+        let norm = Normalizer::new(vec![0.0], vec![1.0]);
+        let all: Vec<u32> = (0..10).collect();
+        let data = RunData {
+            train_images: &images,
+            train: &all,
+            val: &all[..2],
+            test: None,
+            norm: &norm,
+        };
+        let mut rng = crate::seeds::trial_stream(1, 0);
+        // 10 images in batches of 4: 3 steps per epoch, 9 over 3 epochs.
+        for (schedule, want) in [
+            (LrSchedule::Constant, vec![1.0; 9]),
+            (
+                LrSchedule::Cosine,
+                (0..9).map(|t| LrSchedule::Cosine.factor(t, 9)).collect(),
+            ),
+        ] {
+            let mut model = Recorder(Vec::new());
+            train(&mut model, &data, 3, 4, schedule, &mut rng).unwrap();
+            assert_eq!(model.0, want, "{schedule:?}");
+        }
+        let cosine = LrSchedule::Cosine;
+        assert_eq!(cosine.factor(0, 9), 1.0);
+        assert!(cosine.factor(8, 9) > 0.0 && cosine.factor(8, 9) < 0.05);
+    }
 }

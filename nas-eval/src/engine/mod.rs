@@ -226,7 +226,7 @@ impl NativeModel {
 use network::forward;
 
 impl Model for NativeModel {
-    fn train_step(&mut self, batch: Batch<'_>, step: u64) -> Result<f64> {
+    fn train_step(&mut self, batch: Batch<'_>, step: u64, lr_scale: f64) -> Result<f64> {
         let n = batch.indices.len();
         assert!(
             n <= self.batch_size,
@@ -261,7 +261,7 @@ impl Model for NativeModel {
             return Ok(loss);
         }
         self.t += 1;
-        let step = self.optimizer.step(self.t);
+        let step = self.optimizer.step(self.t, lr_scale);
         // The partial gradients, by reference, on the stack (no allocation per step
         // unless a batch has more than STACK_CHUNKS micro-batches).
         let empty: &[f32] = &[];

@@ -23,13 +23,15 @@ pub(crate) enum Optimizer {
         /// Decoupled weight decay.
         weight_decay: f64,
     },
-    /// `torch.optim.SGD` with momentum (no dampening, no Nesterov) and L2 weight decay
-    /// added to the gradient.
+    /// `torch.optim.SGD` with momentum (no dampening), optionally Nesterov's, and L2
+    /// weight decay added to the gradient.
     Sgd {
         /// Learning rate.
         lr: f64,
         /// Momentum factor (0: plain SGD).
         momentum: f64,
+        /// Nesterov momentum: the step is `d + momentum * buf` instead of `buf`.
+        nesterov: bool,
         /// L2 penalty.
         weight_decay: f64,
     },
@@ -53,14 +55,17 @@ pub(crate) enum Step {
     Sgd {
         lr: f32,
         momentum: f32,
+        nesterov: bool,
         weight_decay: f32,
         first: bool,
     },
 }
 
 impl Optimizer {
-    /// The scalars of step `t` (1-based).
-    pub fn step(&self, t: u64) -> Step {
+    /// The scalars of step `t` (1-based) with the learning rate multiplied by
+    /// `lr_scale` (in f64, before rounding to f32: a scale of 1 changes no bit). AdamW's
+    /// decoupled decay uses the scaled rate, as `torch.optim.AdamW` under a scheduler.
+    pub fn step(&self, t: u64, lr_scale: f64) -> Step {
         match *self {
             Optimizer::AdamW {
                 lr,
@@ -69,6 +74,7 @@ impl Optimizer {
                 eps,
                 weight_decay,
             } => {
+                let lr = lr * lr_scale;
                 let bc1 = 1.0 - powi(beta1, t);
                 let bc2 = 1.0 - powi(beta2, t);
                 Step::AdamW {
@@ -84,10 +90,12 @@ impl Optimizer {
             Optimizer::Sgd {
                 lr,
                 momentum,
+                nesterov,
                 weight_decay,
             } => Step::Sgd {
-                lr: lr as f32,
+                lr: (lr * lr_scale) as f32,
                 momentum: momentum as f32,
+                nesterov,
                 weight_decay: weight_decay as f32,
                 first: t == 1,
             },
@@ -177,20 +185,17 @@ multiversion! {
 
 multiversion! {
     fn sgd(step: Step, p: &mut [f32], g: &[f32], m: &mut [f32]) {
-        let Step::Sgd { lr, momentum, weight_decay, first } = step else {
+        let Step::Sgd { lr, momentum, nesterov, weight_decay, first } = step else {
             return;
         };
         for (i, (w, &g)) in p.iter_mut().zip(g).enumerate() {
             let d = if weight_decay != 0.0 { g + weight_decay * *w } else { g };
             let d = if momentum == 0.0 {
                 d
-            } else if first {
-                m[i] = d;
-                d
             } else {
-                let b = momentum * m[i] + d;
+                let b = if first { d } else { momentum * m[i] + d };
                 m[i] = b;
-                b
+                if nesterov { d + momentum * b } else { b }
             };
             *w -= lr * d;
         }
@@ -230,7 +235,7 @@ mod tests {
         let g = [0.5f32, -2.0];
         update(
             SimdPath::Scalar,
-            opt.step(1),
+            opt.step(1, 1.0),
             &mut p,
             0,
             &[&g],
@@ -254,7 +259,7 @@ mod tests {
         let (mut m, mut v) = ([0.0f32], [0.0f32]);
         update(
             SimdPath::Scalar,
-            opt.step(1),
+            opt.step(1, 1.0),
             &mut p,
             0,
             &[&[0.0]],
@@ -269,6 +274,7 @@ mod tests {
         let opt = Optimizer::Sgd {
             lr: 0.1,
             momentum: 0.9,
+            nesterov: false,
             weight_decay: 0.0,
         };
         let mut p = [1.0f32];
@@ -276,7 +282,7 @@ mod tests {
         // Two partial gradients summed: 0.25 + 0.75 = 1.
         update(
             SimdPath::Scalar,
-            opt.step(1),
+            opt.step(1, 1.0),
             &mut p,
             0,
             &[&[0.25], &[0.75]],
@@ -286,7 +292,7 @@ mod tests {
         assert!((p[0] - 0.9).abs() < 1e-7);
         update(
             SimdPath::Scalar,
-            opt.step(2),
+            opt.step(2, 1.0),
             &mut p,
             0,
             &[&[1.0]],
@@ -295,5 +301,56 @@ mod tests {
         );
         // buf = 0.9 * 1 + 1 = 1.9
         assert!((p[0] - (0.9 - 0.19)).abs() < 1e-6);
+    }
+
+    /// `torch.optim.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)` from
+    /// w = 1 with gradients 1, then 1, then -2, each step's rate scaled by a schedule
+    /// factor (1, 0.5, 0.25). By hand, as torch's update: d = g + wd w; b = d (first
+    /// step) or 0.9 b + d; w -= lr (d + 0.9 b).
+    #[test]
+    fn sgd_nesterov_follows_pytorch_under_a_schedule() {
+        let opt = Optimizer::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 0.01,
+        };
+        let (mut w, mut b) = (1.0f64, 0.0f64);
+        let mut p = [1.0f32];
+        let mut buf = [0.0f32];
+        for (t, (g, scale)) in [(1.0, 1.0), (1.0, 0.5), (-2.0, 0.25)]
+            .into_iter()
+            .enumerate()
+        {
+            let d = g + 0.01 * w;
+            b = if t == 0 { d } else { 0.9 * b + d };
+            w -= 0.1 * scale * (d + 0.9 * b);
+            let run = |path: SimdPath| {
+                let (mut p2, mut buf2) = (p, buf);
+                update(
+                    path,
+                    opt.step(t as u64 + 1, scale),
+                    &mut p2,
+                    0,
+                    &[&[g as f32]],
+                    &mut buf2,
+                    &mut [],
+                );
+                (p2, buf2)
+            };
+            let (p2, buf2) = run(SimdPath::Scalar);
+            for path in SimdPath::supported() {
+                let (p3, buf3) = run(path);
+                assert_eq!(p3[0].to_bits(), p2[0].to_bits(), "{path}");
+                assert_eq!(buf3[0].to_bits(), buf2[0].to_bits(), "{path}");
+            }
+            (p, buf) = (p2, buf2);
+            assert!(
+                (f64::from(p[0]) - w).abs() < 1e-6,
+                "step {t}: {} vs {w}",
+                p[0]
+            );
+            assert!((f64::from(buf[0]) - b).abs() < 1e-6, "step {t}");
+        }
     }
 }

@@ -175,7 +175,11 @@ fn relu_conv_pool_network_matches_finite_differences() {
 /// Losses and gradients of the engine and of stock candle ops on the same network,
 /// weights, inputs and dropout masks.
 fn check_against_candle(arch: &str, input: InputShape, classes: u32, n: usize) {
-    let c = case(arch, input, classes, n, 11);
+    check_case_against_candle(arch, case(arch, input, classes, n, 11));
+}
+
+fn check_case_against_candle(arch: &str, c: Case) {
+    let n = c.labels.len();
     let reference = CandleModel::new(
         SimdPath::Scalar,
         c.plan.clone(),
@@ -226,6 +230,21 @@ fn every_layer_type_agrees_with_candle() {
         4,
         7,
     );
+}
+
+/// Max pooling's ties: on a zero background a tanh convolution gives equal values over
+/// whole windows, and the gradient must reach one element (the first in row-major
+/// order, as PyTorch's `max_pool2d`), not every tied one, in both backends.
+#[test]
+fn pooling_ties_go_to_the_first_maximum_in_both_backends() {
+    let arch = "conv3x3-3-tanh > maxpool2 > dense5-tanh";
+    let input = InputShape::new(1, 10, 10);
+    let mut c = case(arch, input, 4, 6, 11);
+    // The top half of every image is zero: windows of equal activations.
+    for image in c.x.chunks_mut(input.len()) {
+        image[..50].fill(0.0);
+    }
+    check_case_against_candle(arch, c);
 }
 
 #[test]
