@@ -28,6 +28,8 @@
 //!   ChaCha8 streams ([`init`], [`dropout`]).
 
 pub(crate) mod activation;
+#[allow(dead_code)] // wired into the cell networks of issue 21, next
+pub(crate) mod batchnorm;
 pub(crate) mod conv;
 pub(crate) mod dense;
 pub(crate) mod dropout;
