@@ -29,6 +29,8 @@
 
 pub(crate) mod activation;
 #[allow(dead_code)] // wired into the cell networks of issue 21, next
+pub(crate) mod avgpool;
+#[allow(dead_code)] // wired into the cell networks of issue 21, next
 pub(crate) mod batchnorm;
 pub(crate) mod conv;
 pub(crate) mod dense;
