@@ -1,7 +1,8 @@
 //! Average pooling on channels-last feature maps (`h x w x c` per image): NAS-Bench-201's
 //! `avg_pool_3x3` (`torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)`:
 //! the mean of the window's positions inside the map, so a corner averages 4 values and
-//! an edge 6) and the global average pooling before a classifier.
+//! an edge 6), the 2x2 stride-2 pooling of its residual block's shortcut, and the global
+//! average pooling before a classifier.
 //!
 //! Every output is a sum in a fixed order (window rows, then columns) divided once by
 //! the count; the backward pass gathers, for every input position, the output gradients
@@ -85,6 +86,62 @@ pub(crate) fn backward_3x3(g: MapGeom, n: usize, dy: &[f32], dx: &mut [f32], acc
                             *d += v / k;
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// 2x2 average pooling with stride 2 (`torch.nn.AvgPool2d(2, 2)`, the shortcut of
+/// NAS-Bench-201's residual reduction block) over `n` images of geometry `g`: the output
+/// is `h/2 x w/2 x c` (an odd last row or column is dropped, as PyTorch), each value the
+/// sum of its window in row-major order divided by 4.
+pub(crate) fn forward_2x2(g: MapGeom, n: usize, x: &[f32], out: &mut [f32]) {
+    let MapGeom { h, w, c } = g;
+    let (ho, wo) = (h / 2, w / 2);
+    for img in 0..n {
+        let x = &x[img * g.len()..(img + 1) * g.len()];
+        let out = &mut out[img * ho * wo * c..(img + 1) * ho * wo * c];
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let o = &mut out[(oy * wo + ox) * c..(oy * wo + ox + 1) * c];
+                o.fill(0.0);
+                for (r, q) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let p = ((2 * oy + r) * w + 2 * ox + q) * c;
+                    for (o, &v) in o.iter_mut().zip(&x[p..p + c]) {
+                        *o += v;
+                    }
+                }
+                for o in o.iter_mut() {
+                    *o /= 4.0;
+                }
+            }
+        }
+    }
+}
+
+/// Backward of [`forward_2x2`]: each input of a window gets the window's output
+/// gradient divided by 4; a dropped last row or column gets 0 (written, or added to
+/// when `accumulate`).
+pub(crate) fn backward_2x2(g: MapGeom, n: usize, dy: &[f32], dx: &mut [f32], accumulate: bool) {
+    let MapGeom { h, w, c } = g;
+    let (ho, wo) = (h / 2, w / 2);
+    for img in 0..n {
+        let dy = &dy[img * ho * wo * c..(img + 1) * ho * wo * c];
+        let dx = &mut dx[img * g.len()..(img + 1) * g.len()];
+        for y in 0..h {
+            for xx in 0..w {
+                let d = &mut dx[(y * w + xx) * c..(y * w + xx + 1) * c];
+                let (oy, ox) = (y / 2, xx / 2);
+                if oy >= ho || ox >= wo {
+                    if !accumulate {
+                        d.fill(0.0);
+                    }
+                    continue;
+                }
+                let o = &dy[(oy * wo + ox) * c..(oy * wo + ox + 1) * c];
+                for (d, &v) in d.iter_mut().zip(o) {
+                    *d = if accumulate { *d + v / 4.0 } else { v / 4.0 };
                 }
             }
         }
@@ -239,6 +296,58 @@ mod tests {
         assert_eq!(out[0], (1.0 + 2.0 + 4.0 + 5.0) / 4.0);
         assert_eq!(out[1], (1.0 + 2.0 + 3.0 + 4.0 + 5.0 + 6.0) / 6.0);
         assert_eq!(out[4], 5.0);
+    }
+
+    /// Against candle's `avg_pool2d(2)` (whose backward exists when the stride equals
+    /// the window), odd sizes included.
+    #[test]
+    fn avg_pool_2x2_agrees_with_candle() {
+        for (h, w) in [(6, 4), (5, 7), (3, 2)] {
+            let (g, n) = (MapGeom { h, w, c: 2 }, 2);
+            let mut s = 13;
+            let x: Vec<f32> = (0..n * g.len()).map(|_| noise(&mut s)).collect();
+            let (ho, wo) = (h / 2, w / 2);
+            let wts: Vec<f32> = (0..n * ho * wo * g.c).map(|_| noise(&mut s)).collect();
+            let mut out = vec![0.0; wts.len()];
+            forward_2x2(g, n, &x, &mut out);
+            let mut dx = vec![0.0; x.len()];
+            backward_2x2(g, n, &wts, &mut dx, false);
+            let xv = Var::from_tensor(&nchw(g, n, &x)).unwrap();
+            let cropped = xv
+                .narrow(2, 0, 2 * ho)
+                .unwrap()
+                .narrow(3, 0, 2 * wo)
+                .unwrap();
+            let y = cropped.avg_pool2d(2).unwrap();
+            let got: Vec<f32> = y
+                .permute((0, 2, 3, 1))
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            close(&format!("{h}x{w} out"), &out, &got);
+            let wt = nchw(
+                MapGeom {
+                    h: ho,
+                    w: wo,
+                    c: g.c,
+                },
+                n,
+                &wts,
+            );
+            let grads = (y * wt).unwrap().sum_all().unwrap().backward().unwrap();
+            let want: Vec<f32> = grads
+                .get(xv.as_tensor())
+                .unwrap()
+                .permute((0, 2, 3, 1))
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            close(&format!("{h}x{w} dx"), &dx, &want);
+        }
     }
 
     #[test]

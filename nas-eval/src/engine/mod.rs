@@ -34,6 +34,8 @@ pub(crate) mod avgpool;
 pub(crate) mod batchnorm;
 pub(crate) mod conv;
 pub(crate) mod dense;
+#[allow(dead_code)] // wired into the macro networks of issue 21, next
+pub(crate) mod depthwise;
 pub(crate) mod dropout;
 pub(crate) mod gemm;
 pub(crate) mod init;
