@@ -129,25 +129,9 @@ impl Strategy for RegularizedEvolution {
 mod tests {
     use super::*;
     use crate::params::EvolutionParams;
+    use nas_core::rng_from_seed;
+    use nas_core::testutil::told;
     use nas_core::testutil::toy_space;
-    use nas_core::{Metrics, Status, rng_from_seed};
-
-    fn told(arch: &Architecture, index: u32, fitness: f64) -> Trial {
-        Trial {
-            strategy: "evolution".into(),
-            repetition: 0,
-            index,
-            seed: 0,
-            arch: arch.clone(),
-            status: Status::Ok,
-            reason: None,
-            metrics: Some(Metrics {
-                val_acc: Some(fitness),
-                ..Metrics::default()
-            }),
-            cached: false,
-        }
-    }
 
     #[test]
     fn the_oldest_member_dies_and_children_are_mutants_of_the_population() {
@@ -163,14 +147,15 @@ mod tests {
         let mut told_archs = Vec::new();
         for i in 0..3 {
             let arch = evo.ask(&history).unwrap();
-            evo.tell(&told(&arch, i, 0.5 + 0.1 * f64::from(i))).unwrap();
+            evo.tell(&told("evolution", &arch, i, Some(0.5 + 0.1 * f64::from(i))))
+                .unwrap();
             told_archs.push(arch);
         }
         // S = P: the parent is always the fittest, the third.
         let child = evo.ask(&history).unwrap();
         assert_ne!(child, told_archs[2]);
         assert!(space.is_valid(&child));
-        evo.tell(&told(&child, 3, 0.1)).unwrap();
+        evo.tell(&told("evolution", &child, 3, Some(0.1))).unwrap();
         let members: Vec<&Architecture> = evo.population().map(|(a, _)| a).collect();
         assert_eq!(members, vec![&told_archs[1], &told_archs[2], &child]);
     }

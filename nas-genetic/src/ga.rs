@@ -317,29 +317,9 @@ impl Strategy for GeneticAlgorithm {
 mod tests {
     use super::*;
     use crate::params::GaParams;
+    use nas_core::rng_from_seed;
+    use nas_core::testutil::told;
     use nas_core::testutil::toy_space;
-    use nas_core::{Metrics, Status, rng_from_seed};
-
-    fn told(arch: &Architecture, index: u32, fitness: Option<f64>) -> Trial {
-        Trial {
-            strategy: "ga".into(),
-            repetition: 0,
-            index,
-            seed: 0,
-            arch: arch.clone(),
-            status: if fitness.is_some() {
-                Status::Ok
-            } else {
-                Status::Failed
-            },
-            reason: None,
-            metrics: fitness.map(|f| Metrics {
-                val_acc: Some(f),
-                ..Metrics::default()
-            }),
-            cached: false,
-        }
-    }
 
     #[test]
     fn generations_advance_and_elites_survive() {
@@ -358,7 +338,7 @@ mod tests {
             if f > best.0 {
                 best = (f, arch.clone());
             }
-            ga.tell(&told(&arch, i, Some(f))).unwrap();
+            ga.tell(&told("ga", &arch, i, Some(f))).unwrap();
         }
         assert_eq!(ga.generations(), 1);
         assert_eq!(ga.population()[0].0, &best.1);
@@ -386,7 +366,7 @@ mod tests {
             if f.is_some() {
                 ranked = Some(arch.clone());
             }
-            ga.tell(&told(&arch, i, f)).unwrap();
+            ga.tell(&told("ga", &arch, i, f)).unwrap();
         }
         let ranked = ranked.unwrap();
         let winner = ga.population.iter().position(|m| m.arch == ranked).unwrap();
@@ -419,7 +399,7 @@ mod tests {
         let history = History::new();
         for (i, f) in [0.5, 0.6, 0.8].into_iter().enumerate() {
             let arch = ga.ask(&history).unwrap();
-            ga.tell(&told(&arch, i as u32, Some(f))).unwrap();
+            ga.tell(&told("ga", &arch, i as u32, Some(f))).unwrap();
         }
         let mut counts = [0usize; 3];
         for _ in 0..3000 {

@@ -89,13 +89,7 @@ nas_core::valid_params! {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rejected<T: std::fmt::Debug>(result: Result<T>, field_name: &str) {
-        match result {
-            Err(Error::InvalidParam { field, .. }) => assert_eq!(field, field_name),
-            other => panic!("expected an error on {field_name}, got {other:?}"),
-        }
-    }
+    use nas_core::testutil::assert_rejects as rejected;
 
     #[test]
     fn defaults_and_naszilla_s_variant_are_valid_and_fill_missing_fields() {

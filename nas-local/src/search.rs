@@ -269,25 +269,9 @@ impl Strategy for LocalSearch {
 mod tests {
     use super::*;
     use crate::params::LocalSearchParams;
+    use nas_core::rng_from_seed;
+    use nas_core::testutil::told;
     use nas_core::testutil::{synthetic_fitness, toy_cell_space};
-    use nas_core::{Metrics, Status, rng_from_seed};
-
-    fn told(arch: &Architecture, index: u32) -> Trial {
-        Trial {
-            strategy: "local-search".into(),
-            repetition: 0,
-            index,
-            seed: 0,
-            arch: arch.clone(),
-            status: Status::Ok,
-            reason: None,
-            metrics: Some(Metrics {
-                val_acc: Some(synthetic_fitness(arch)),
-                ..Metrics::default()
-            }),
-            cached: false,
-        }
-    }
 
     /// Runs `n` sequential asks and tells with the noise-free synthetic fitness.
     fn run(search: &mut LocalSearch, n: u32) -> Vec<Architecture> {
@@ -295,7 +279,14 @@ mod tests {
         (0..n)
             .map(|i| {
                 let arch = search.ask(&history).unwrap();
-                search.tell(&told(&arch, i)).unwrap();
+                search
+                    .tell(&told(
+                        "local-search",
+                        &arch,
+                        i,
+                        Some(synthetic_fitness(&arch)),
+                    ))
+                    .unwrap();
                 arch
             })
             .collect()

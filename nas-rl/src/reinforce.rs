@@ -144,25 +144,9 @@ impl Strategy for Reinforce {
 mod tests {
     use super::*;
     use crate::params::ReinforceParams;
+    use nas_core::rng_from_seed;
+    use nas_core::testutil::told;
     use nas_core::testutil::toy_space;
-    use nas_core::{Metrics, Status, rng_from_seed};
-
-    fn told(arch: &Architecture, fitness: f64) -> Trial {
-        Trial {
-            strategy: "reinforce".into(),
-            repetition: 0,
-            index: 0,
-            seed: 0,
-            arch: arch.clone(),
-            status: Status::Ok,
-            reason: None,
-            metrics: Some(Metrics {
-                val_acc: Some(fitness),
-                ..Metrics::default()
-            }),
-            cached: false,
-        }
-    }
 
     #[test]
     fn the_baseline_is_a_bias_corrected_moving_average_of_previous_rewards() {
@@ -203,10 +187,10 @@ mod tests {
         let before = log_prob(&mut r);
         for _ in 0..20 {
             let arch = r.ask(&history).unwrap();
-            r.tell(&told(&arch, 0.5)).unwrap();
+            r.tell(&told("reinforce", &arch, 0, Some(0.5))).unwrap();
             // As if the good architecture had been proposed too.
             r.pending.push(good.id());
-            r.tell(&told(&good, 0.9)).unwrap();
+            r.tell(&told("reinforce", &good, 0, Some(0.9))).unwrap();
         }
         let after = log_prob(&mut r);
         assert!(after > before + 1.0, "log π(good): {before} -> {after}");

@@ -9,6 +9,8 @@
 //! - [`checks`]: the runner's contract as generic assertions over a closure that builds a
 //!   strategy from its seeds (same seed, same proposals; a restored checkpoint continues
 //!   identically; asks in flight; failed trials; a tell without its ask).
+//! - [`builders`]: a told [`Trial`](crate::Trial) and [`assert_rejects`] for params
+//!   checks.
 //! - [`learning`]: "does this strategy beat random search" over 30 seeds x 150
 //!   evaluations ([`compare_with_random`]).
 //!
@@ -24,11 +26,13 @@
 //! assert!(run.best() > 0.0);
 //! ```
 
+pub mod builders;
 pub mod checks;
 pub mod harness;
 pub mod learning;
 pub mod toy;
 
+pub use builders::{assert_rejects, told};
 pub use checks::{
     assert_accepts_asks_in_flight, assert_rejects_tell_without_ask, assert_restore_continues,
     assert_same_proposals, assert_survives_diverged_and_failed,
