@@ -145,9 +145,11 @@ pub struct RunSummary {
 impl RunSummary {
     /// Prints the table and where the report is.
     pub fn print(&self) {
-        println!("{}", self.table);
+        // Ignore a closed stdout (`| head`): the outputs are written already.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", self.table);
         if let Some(report) = &self.report {
-            println!("report: {}", report.display());
+            let _ = writeln!(out, "report: {}", report.display());
         }
     }
 }
@@ -218,7 +220,8 @@ fn exit_interrupted(
             let _ = file.write_all(journal::line(&Event::Trial(t.clone())).as_bytes());
         }
         let _ = file.sync_data();
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "\ninterrupted: finished trials are in the journal, {} in-flight trial(s) recorded as killed.\nresume with: {resume_cmd}",
             killed.len()
         );
@@ -315,7 +318,8 @@ pub fn execute_plan(
     let imported = scorer.table.as_ref().is_some_and(|t| t.signal.is_some());
     for unused in config.unused(imported) {
         if loaded.written(unused.field) {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "warning: {}: `{}` is not used ({}); config.resolved.toml marks it",
                 loaded.path.display(),
                 unused.field,

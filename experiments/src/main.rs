@@ -1,5 +1,6 @@
 //! The `nas` command: run seeded multi-strategy NAS comparisons and report on them.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             if is_bad_input(&err) {
                 ExitCode::from(2)
             } else {

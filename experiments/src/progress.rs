@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -80,7 +81,10 @@ impl Display {
             let score = trial
                 .fitness()
                 .map_or_else(|| trial.status.to_string(), |f| format!("val_acc {f:.4}"));
-            eprintln!(
+            // A closed stderr (`nas run ... 2>&1 | head`) must not stop the run: a
+            // panicking `eprintln!` in a worker left the others waiting forever.
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "[{done}/{}] {}/{} trial {}: {score}{} `{}`",
                 self.total,
                 trial.strategy,

@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{TINY, nas, write_config};
+use common::{TINY, nas, write_config, write_idx_dir};
 
 /// Runs `nas run` and checks exit code 2, the expected text, and that the pre-existing
 /// file in the output directory survived.
@@ -83,35 +83,6 @@ fn every_bad_config_in_the_corpus_is_refused() {
         cases.len()
     );
     assert!(cases.len() >= 25, "the corpus has {} cases", cases.len());
-}
-
-/// Writes a valid gzipped copy of the mini MNIST files into `dir` (from the embedded set).
-fn write_idx_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    use nas_eval::data::idx;
-    let data = nas_eval::data::mini_mnist().unwrap();
-    let files = vec![
-        (
-            "train-images-idx3-ubyte".to_string(),
-            idx::encode_images(&data.train, 28, 28).unwrap(),
-        ),
-        (
-            "train-labels-idx1-ubyte".to_string(),
-            idx::encode_labels(&data.train).unwrap(),
-        ),
-        (
-            "t10k-images-idx3-ubyte".to_string(),
-            idx::encode_images(&data.test, 28, 28).unwrap(),
-        ),
-        (
-            "t10k-labels-idx1-ubyte".to_string(),
-            idx::encode_labels(&data.test).unwrap(),
-        ),
-    ];
-    fs::create_dir_all(dir).unwrap();
-    for (name, bytes) in &files {
-        fs::write(dir.join(name), bytes).unwrap();
-    }
-    files
 }
 
 #[test]

@@ -909,3 +909,38 @@ fn resume_and_merge_refuse_a_table_that_changed_under_the_run() {
         &format!("was answered by a table with table.csv SHA-256 {new}, shard 0 by {old}"),
     );
 }
+
+/// `nas run ... 2>&1 | head -2`: stdout and stderr closed while the run goes on. The
+/// run must finish and write its outputs (a worker's panicking progress line left the
+/// others waiting forever).
+#[test]
+fn a_closed_output_pipe_does_not_stop_the_run() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let text = TABLED.replace("workers = 1", "workers = 2");
+    let config = write_table(tmp.path(), "run.toml", &text, &good_rows());
+    let out = tmp.path().join("out");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("nas"))
+        .args(["run", s(&config), "--out", s(&out)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away at once, as `head` does after its lines.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("nas run hung after its output pipe closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert!(out.join("report.md").exists() && out.join("runs.csv").exists());
+}

@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{TINY, nas, nas_ok, nas_refused, write_config};
+use common::{TINY, nas, nas_ok, nas_refused, write_config, write_idx_dir};
 use nas_eval::{NUMERIC_CONTRACT, SimdPath};
 
 /// TINY with one repetition of random search and regularized evolution.
@@ -171,5 +171,39 @@ fn verify_refuses_what_it_cannot_retrain() {
     nas_refused(
         &["verify", dir.to_str().unwrap(), "--trials", "0"],
         "--trials must be at least 1",
+    );
+}
+
+/// A run whose config names its data by a relative path: the directory does not record
+/// where that config was, so `nas verify` says how to point at the data instead of
+/// failing on a path resolved from the wrong place; with `--data-dir` it retrains.
+#[test]
+fn a_relative_data_dir_is_named_with_the_way_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_idx_dir(&tmp.path().join("data"));
+    let text = small(tmp.path());
+    let text = fs::read_to_string(text).unwrap().replace(
+        "dataset = \"mnist\"",
+        "dataset = \"mnist\"\ndir = \"../data\"",
+    );
+    let configs = tmp.path().join("configs");
+    fs::create_dir_all(&configs).unwrap();
+    let config = write_config(&configs, "verify.toml", &text);
+    let out = tmp.path().join("results/run");
+    nas_ok("run", &config, &out, &[]);
+    nas_refused(
+        &["verify", out.to_str().unwrap(), "--trials", "1"],
+        "is relative to the config that made this run",
+    );
+    let data = tmp.path().join("data");
+    let output = verify(
+        &out,
+        &["--trials", "1", "--data-dir", data.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }

@@ -161,6 +161,27 @@ pub fn exec(args: &VerifyArgs) -> Result<()> {
         )
         .into());
     }
+    // A relative `data.dir` is relative to the config that made the run, which the
+    // directory does not record: resolved from DIR it may point nowhere.
+    if args.data_dir.is_none()
+        && let Some(data) = &loaded.config.data.dir
+        && data.is_relative()
+    {
+        let resolved = dir.join(data);
+        if !resolved.exists() {
+            return Err(BadInput::at(
+                &config_path,
+                format!(
+                    "`data.dir` = {:?} is relative to the config that made this run, and from {} it points to {}, which does not exist: pass --data-dir with the run's data (recorded: {})",
+                    data.display().to_string(),
+                    dir.display(),
+                    resolved.display(),
+                    describe_files(&recorded_manifest.data_files)
+                ),
+            )
+            .into());
+        }
+    }
     let scorer = setup::scorer(&loaded, args.data_dir.as_deref(), &std::env::temp_dir())?;
     if scorer.files != recorded_manifest.data_files {
         return Err(BadInput::at(

@@ -222,3 +222,32 @@ pub fn nas_refused(args: &[&str], expect: &str) -> String {
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
 }
+
+/// Writes a valid copy of the mini MNIST files into `dir` (from the embedded set).
+pub fn write_idx_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    use nas_eval::data::idx;
+    let data = nas_eval::data::mini_mnist().unwrap();
+    let files = vec![
+        (
+            "train-images-idx3-ubyte".to_string(),
+            idx::encode_images(&data.train, 28, 28).unwrap(),
+        ),
+        (
+            "train-labels-idx1-ubyte".to_string(),
+            idx::encode_labels(&data.train).unwrap(),
+        ),
+        (
+            "t10k-images-idx3-ubyte".to_string(),
+            idx::encode_images(&data.test, 28, 28).unwrap(),
+        ),
+        (
+            "t10k-labels-idx1-ubyte".to_string(),
+            idx::encode_labels(&data.test).unwrap(),
+        ),
+    ];
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    files
+}
