@@ -183,24 +183,11 @@ pub(crate) fn global_backward(g: MapGeom, n: usize, dy: &[f32], dx: &mut [f32], 
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{nchw, nhwc, noise};
     use super::*;
     use candle_core::{Device, Tensor, Var};
 
-    fn noise(state: &mut u64) -> f32 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-
     /// NCHW candle tensor of channels-last images.
-    fn nchw(g: MapGeom, n: usize, x: &[f32]) -> Tensor {
-        Tensor::from_slice(x, (n, g.h, g.w, g.c), &Device::Cpu)
-            .unwrap()
-            .permute((0, 3, 1, 2))
-            .unwrap()
-    }
-
     fn close(what: &str, a: &[f32], b: &[f32]) {
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -226,7 +213,7 @@ mod tests {
             let mut dx = vec![0.0; x.len()];
             backward_3x3(g, n, &wts, &mut dx, false);
 
-            let xv = Var::from_tensor(&nchw(g, n, &x)).unwrap();
+            let xv = Var::from_tensor(&nchw(&x, (n, g.h, g.w, g.c))).unwrap();
             let padded = xv
                 .pad_with_zeros(2, 1, 1)
                 .unwrap()
@@ -257,25 +244,14 @@ mod tests {
                     .unwrap(),
             );
             let y = sum.broadcast_div(&cnt).unwrap();
-            let want: Vec<f32> = y
-                .permute((0, 2, 3, 1))
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let want = nhwc(&y);
             close(&format!("{h}x{w} out"), &out, &want);
-            let loss = (y * nchw(g, n, &wts)).unwrap().sum_all().unwrap();
-            let grads = loss.backward().unwrap();
-            let want: Vec<f32> = grads
-                .get(xv.as_tensor())
+            let loss = (y * nchw(&wts, (n, g.h, g.w, g.c)))
                 .unwrap()
-                .permute((0, 2, 3, 1))
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
+                .sum_all()
                 .unwrap();
+            let grads = loss.backward().unwrap();
+            let want = nhwc(grads.get(xv.as_tensor()).unwrap());
             close(&format!("{h}x{w} dx"), &dx, &want);
 
             // Accumulating adds to what is there.
@@ -312,40 +288,18 @@ mod tests {
             forward_2x2(g, n, &x, &mut out);
             let mut dx = vec![0.0; x.len()];
             backward_2x2(g, n, &wts, &mut dx, false);
-            let xv = Var::from_tensor(&nchw(g, n, &x)).unwrap();
+            let xv = Var::from_tensor(&nchw(&x, (n, g.h, g.w, g.c))).unwrap();
             let cropped = xv
                 .narrow(2, 0, 2 * ho)
                 .unwrap()
                 .narrow(3, 0, 2 * wo)
                 .unwrap();
             let y = cropped.avg_pool2d(2).unwrap();
-            let got: Vec<f32> = y
-                .permute((0, 2, 3, 1))
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let got = nhwc(&y);
             close(&format!("{h}x{w} out"), &out, &got);
-            let wt = nchw(
-                MapGeom {
-                    h: ho,
-                    w: wo,
-                    c: g.c,
-                },
-                n,
-                &wts,
-            );
+            let wt = nchw(&wts, (n, ho, wo, g.c));
             let grads = (y * wt).unwrap().sum_all().unwrap().backward().unwrap();
-            let want: Vec<f32> = grads
-                .get(xv.as_tensor())
-                .unwrap()
-                .permute((0, 2, 3, 1))
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let want = nhwc(grads.get(xv.as_tensor()).unwrap());
             close(&format!("{h}x{w} dx"), &dx, &want);
         }
     }
@@ -360,7 +314,7 @@ mod tests {
         global_forward(g, n, &x, &mut out);
         let mut dx = vec![0.0; x.len()];
         global_backward(g, n, &wts, &mut dx, false);
-        let xv = Var::from_tensor(&nchw(g, n, &x)).unwrap();
+        let xv = Var::from_tensor(&nchw(&x, (n, g.h, g.w, g.c))).unwrap();
         let y = xv.mean((2, 3)).unwrap();
         close("out", &out, &y.flatten_all().unwrap().to_vec1().unwrap());
         let wt = Tensor::from_slice(&wts, (n, g.c), &Device::Cpu).unwrap();

@@ -254,16 +254,10 @@ pub(crate) fn param_grads(g: &GradMoments, dgamma: &mut [f32], dbeta: &mut [f32]
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::noise;
     use super::*;
 
     /// A deterministic pseudo-random f32 in [-1, 1).
-    fn noise(state: &mut u64) -> f32 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-
     struct Setup {
         x: Vec<f32>,
         gamma: Vec<f32>,

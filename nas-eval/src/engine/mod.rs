@@ -48,6 +48,8 @@ pub(crate) mod simd;
 #[allow(dead_code)] // wired into the cell networks of issue 21, next
 pub(crate) mod strided;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 use rayon::prelude::*;

@@ -180,15 +180,9 @@ pub(crate) fn backward_weight(g: &StridedGeom, n: usize, x: &[f32], dy: &[f32], 
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{nchw, nhwc, noise};
     use super::*;
     use candle_core::{Device, Tensor, Var};
-
-    fn noise(state: &mut u64) -> f32 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
 
     struct Run {
         x: Vec<f32>,
@@ -253,15 +247,7 @@ mod tests {
             }
             let n = 2;
             let r = run(&g, n, 4);
-            let xv = Var::from_tensor(
-                &Tensor::from_slice(&r.x, (n, g.hin, g.win, g.cin), dev)
-                    .unwrap()
-                    .permute((0, 3, 1, 2))
-                    .unwrap()
-                    .contiguous()
-                    .unwrap(),
-            )
-            .unwrap();
+            let xv = Var::from_tensor(&nchw(&r.x, (n, g.hin, g.win, g.cin))).unwrap();
             // PyTorch's layout: cout x cin x k x k.
             let wv = Var::from_tensor(
                 &Tensor::from_slice(&r.w, (g.k, g.k, g.cin, g.cout), dev)
@@ -273,14 +259,6 @@ mod tests {
             )
             .unwrap();
             let y = xv.conv2d(wv.as_tensor(), g.pad, g.stride, 1, 1).unwrap();
-            let nhwc = |t: &Tensor| -> Vec<f32> {
-                t.permute((0, 2, 3, 1))
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1()
-                    .unwrap()
-            };
             let close = |what: &str, a: &[f32], b: &[f32]| {
                 assert_eq!(a.len(), b.len(), "{what} {g:?}");
                 for (i, (p, q)) in a.iter().zip(b).enumerate() {
@@ -291,10 +269,7 @@ mod tests {
                 }
             };
             close("out", &r.out, &nhwc(&y));
-            let wts = Tensor::from_slice(&r.wts, (n, g.hout(), g.wout(), g.cout), dev)
-                .unwrap()
-                .permute((0, 3, 1, 2))
-                .unwrap();
+            let wts = nchw(&r.wts, (n, g.hout(), g.wout(), g.cout));
             let grads = (y * wts).unwrap().sum_all().unwrap().backward().unwrap();
             close("dx", &r.dx, &nhwc(grads.get(xv.as_tensor()).unwrap()));
             let dw: Vec<f32> = grads
