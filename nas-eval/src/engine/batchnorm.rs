@@ -209,6 +209,28 @@ pub(crate) fn forward(
     }
 }
 
+/// [`forward`] in place: `x` (`rows x c`) becomes `xhat`, and `out` gets `γ·xhat + β`,
+/// or (`add`) has it added to the value it holds (a node that sums several edges, in the
+/// edges' order). The same operations as [`forward`].
+pub(crate) fn forward_in_place(
+    x: &mut [f32],
+    norm: &Norm,
+    gamma: &[f32],
+    beta: &[f32],
+    out: &mut [f32],
+    add: bool,
+) {
+    let c = gamma.len();
+    for (xr, or) in x.chunks_exact_mut(c).zip(out.chunks_exact_mut(c)) {
+        for i in 0..c {
+            let h = (xr[i] - norm.mean[i]) * norm.invstd[i];
+            xr[i] = h;
+            let y = gamma[i] * h + beta[i];
+            or[i] = if add { or[i] + y } else { y };
+        }
+    }
+}
+
 /// The input gradient from the output gradient `dy` (`rows x c`), the kept `xhat`,
 /// and the batch sums `g` over `n` rows in all; `dx` is overwritten, or added to when
 /// `accumulate` (a node whose output feeds several edges).

@@ -99,6 +99,9 @@ pub(crate) struct Buffers {
     wfwd: Vec<f32>,
     /// The weight flipped and transposed for the input gradient.
     wflip: Vec<f32>,
+    /// One image's input gradient, before it is added to a gradient that other
+    /// consumers of the input wrote ([`backward_plain`] with `accumulate`).
+    gacc: Vec<f32>,
 }
 
 impl Buffers {
@@ -130,6 +133,7 @@ impl Buffers {
             } else {
                 Vec::new()
             },
+            gacc: Vec::new(),
         }
     }
 
@@ -331,6 +335,128 @@ pub(crate) fn backward(
                     (&mut gi[img * in_len..(img + 1) * in_len], g.cin),
                 ),
             );
+        }
+    }
+}
+
+/// Forward pass of `n` images without bias or activation: `out = conv(input)` (the
+/// convolutions of cell networks, each followed by batch normalisation:
+/// `nn.Conv2d(.., bias=False)`). Same products, in the same order, as [`forward`].
+pub(crate) fn forward_plain(
+    path: SimdPath,
+    g: &ConvGeom,
+    n: usize,
+    input: &[f32],
+    weight: &[f32],
+    out: &mut [f32],
+    bufs: &mut Buffers,
+) {
+    let Buffers { xpad, wfwd, .. } = bufs;
+    let weight: &[f32] = if wfwd.is_empty() { weight } else { wfwd };
+    let ldw = pad_lanes(g.cout);
+    let in_len = g.hin * g.win * g.cin;
+    let out_len = g.positions() * g.cout;
+    for img in 0..n {
+        copy_interior(
+            &input[img * in_len..(img + 1) * in_len],
+            (g.hin, g.win, g.cin),
+            g.pad,
+            xpad,
+            g.padded_h(),
+            g.padded_w(),
+        );
+        dispatch(
+            path,
+            Conv::new(
+                (xpad, g.cin, g.padded_w()),
+                (g.k, g.hout, g.wout),
+                (weight, ldw, g.cout),
+                (&mut out[img * out_len..(img + 1) * out_len], g.cout),
+            ),
+        );
+    }
+}
+
+/// Backward pass of [`forward_plain`] over `n` images: the weight gradient of the
+/// micro-batch is written to `grad_weight` (images in order, one chain per weight), and
+/// the input gradient, when `grad_in` is given, is written to it or (`accumulate`) added
+/// to what it holds, image by image.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_plain(
+    path: SimdPath,
+    g: &ConvGeom,
+    n: usize,
+    input: &[f32],
+    grad_out: &[f32],
+    grad_weight: &mut [f32],
+    grad_in: Option<(&mut [f32], bool)>,
+    bufs: &mut Buffers,
+) {
+    let Buffers {
+        xpad,
+        gpad,
+        dzpad,
+        wflip,
+        gacc,
+        ..
+    } = bufs;
+    let ldz = pad_lanes(g.cout);
+    let ldi = pad_lanes(g.cin);
+    let (gh, gw) = g.grad_padded();
+    let mut grad_in = grad_in;
+    let in_len = g.hin * g.win * g.cin;
+    let out_len = g.positions() * g.cout;
+    for img in 0..n {
+        let dz = &grad_out[img * out_len..(img + 1) * out_len];
+        copy_interior(
+            &input[img * in_len..(img + 1) * in_len],
+            (g.hin, g.win, g.cin),
+            g.pad,
+            xpad,
+            g.padded_h(),
+            g.padded_w(),
+        );
+        let dz_rows: &[f32] = if g.cout == ldz {
+            dz
+        } else {
+            for (dst, src) in dzpad.chunks_exact_mut(ldz).zip(dz.chunks_exact(g.cout)) {
+                dst[..g.cout].copy_from_slice(src);
+            }
+            dzpad
+        };
+        dispatch(
+            path,
+            WeightGrad::new(
+                (xpad, g.cin, g.padded_w()),
+                (g.k, g.hout, g.wout),
+                (dz_rows, ldz, g.cout),
+                grad_weight,
+                img > 0,
+            ),
+        );
+        if let Some((gi, accumulate)) = grad_in.as_mut() {
+            copy_interior(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
+            let gi = &mut gi[img * in_len..(img + 1) * in_len];
+            let dst: &mut [f32] = if *accumulate {
+                gacc.resize(in_len, 0.0);
+                gacc
+            } else {
+                gi
+            };
+            dispatch(
+                path,
+                Conv::new(
+                    (gpad, g.cout, gw),
+                    (g.k, g.hin, g.win),
+                    (wflip, ldi, g.cin),
+                    (&mut *dst, g.cin),
+                ),
+            );
+            if *accumulate {
+                for (a, &b) in gi.iter_mut().zip(gacc.iter()) {
+                    *a += b;
+                }
+            }
         }
     }
 }

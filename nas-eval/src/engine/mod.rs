@@ -32,6 +32,7 @@ pub(crate) mod activation;
 pub(crate) mod avgpool;
 #[allow(dead_code)] // wired into the cell networks of issue 21, next
 pub(crate) mod batchnorm;
+pub(crate) mod cellnet;
 pub(crate) mod conv;
 pub(crate) mod dense;
 #[allow(dead_code)] // wired into the macro networks of issue 21, next
@@ -101,6 +102,55 @@ fn for_each_item<T: Send>(
     }
 }
 
+/// The pool a model with `threads` threads runs on (None for one thread).
+fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("nas-eval-{i}"))
+        .build()
+        .map(Some)
+        .map_err(|e| Error::Threads {
+            threads,
+            reason: e.to_string(),
+        })
+}
+
+/// One optimiser step on every parameter, from the micro-batches' partial gradients
+/// (summed in micro-batch order), block by block, on the pool's threads when there is a
+/// pool: the same bits whatever the thread count.
+fn update_params(
+    pool: Option<&rayon::ThreadPool>,
+    path: Path,
+    step: optim::Step,
+    (params, m, v): (&mut [f32], &mut [f32], &mut [f32]),
+    partials: &[&[f32]],
+) {
+    match pool {
+        Some(pool) if params.len() > UPDATE_BLOCK => pool.install(|| {
+            params
+                .par_chunks_mut(UPDATE_BLOCK)
+                .zip(m.par_chunks_mut(UPDATE_BLOCK))
+                .zip(v.par_chunks_mut(UPDATE_BLOCK))
+                .enumerate()
+                .for_each(|(i, ((p, m), v))| {
+                    optim::update(path, step, p, i * UPDATE_BLOCK, partials, m, v);
+                });
+        }),
+        _ => {
+            let blocks = params
+                .chunks_mut(UPDATE_BLOCK)
+                .zip(m.chunks_mut(UPDATE_BLOCK))
+                .zip(v.chunks_mut(UPDATE_BLOCK));
+            for (i, ((p, m), v)) in blocks.enumerate() {
+                optim::update(path, step, p, i * UPDATE_BLOCK, partials, m, v);
+            }
+        }
+    }
+}
+
 /// A network with its parameters, optimiser state and workspaces: the native backend.
 pub(crate) struct NativeModel {
     plan: Plan,
@@ -137,20 +187,7 @@ impl NativeModel {
         let workspaces = (0..chunks)
             .map(|_| Workspace::new(&plan, micro, path))
             .collect();
-        let pool = if threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .thread_name(|i| format!("nas-eval-{i}"))
-                    .build()
-                    .map_err(|e| Error::Threads {
-                        threads,
-                        reason: e.to_string(),
-                    })?,
-            )
-        } else {
-            None
-        };
+        let pool = thread_pool(threads)?;
         let n = plan.params;
         Ok(NativeModel {
             plan,
@@ -289,29 +326,13 @@ impl Model for NativeModel {
                 .collect();
             &on_heap
         };
-        let (params, m, v) = (&mut self.params, &mut self.m, &mut self.v);
-        let path = self.path;
-        match self.pool.as_ref() {
-            Some(pool) if params.len() > UPDATE_BLOCK => pool.install(|| {
-                params
-                    .par_chunks_mut(UPDATE_BLOCK)
-                    .zip(m.par_chunks_mut(UPDATE_BLOCK))
-                    .zip(v.par_chunks_mut(UPDATE_BLOCK))
-                    .enumerate()
-                    .for_each(|(i, ((p, m), v))| {
-                        optim::update(path, step, p, i * UPDATE_BLOCK, partials, m, v);
-                    });
-            }),
-            _ => {
-                let blocks = params
-                    .chunks_mut(UPDATE_BLOCK)
-                    .zip(m.chunks_mut(UPDATE_BLOCK))
-                    .zip(v.chunks_mut(UPDATE_BLOCK));
-                for (i, ((p, m), v)) in blocks.enumerate() {
-                    optim::update(path, step, p, i * UPDATE_BLOCK, partials, m, v);
-                }
-            }
-        }
+        update_params(
+            self.pool.as_ref(),
+            self.path,
+            step,
+            (&mut self.params, &mut self.m, &mut self.v),
+            partials,
+        );
         Ok(loss)
     }
 

