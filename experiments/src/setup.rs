@@ -103,6 +103,9 @@ pub fn training_evaluator(
         loaded.error(&field, message)
     })?;
     params.subset_seed = subset_seed(config);
+    if let nas_core::SearchSpaceParams::Cell(cell) = &config.space {
+        params.cell_skeleton = cell.skeleton.clone();
+    }
     TrainingEvaluator::new(dataset, split, params).map_err(|e| match e {
         nas_eval::Error::MemoryLimit { .. } => loaded.error("training.max_memory", e.to_string()),
         other => loaded.error("training", other.to_string()),

@@ -177,6 +177,54 @@ fn under_an_address_space_limit_the_machine_limit_refuses_instead_of_aborting() 
 }
 
 #[test]
+fn a_cell_network_too_large_for_the_memory_limit_fails_before_it_is_built() {
+    // NAS-Bench-201's cell in a skeleton of 64 cells of 1,024 channels: tens of GiB of
+    // activations per batch; refused from its estimate, never allocated.
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(
+        tmp.path(),
+        "cells.toml",
+        r#"
+[experiment]
+name = "huge-cells"
+seed = 3
+repetitions = 1
+evaluations = 2
+[data]
+validation_size = 100
+[space]
+kind = "cell"
+[space.skeleton]
+stem_channels = 1024
+cells_per_stage = 64
+stages = 1
+[budget]
+epochs = 1
+train_subset = 100
+[training]
+batch_size = 50
+max_memory = "256MiB"
+[[strategy]]
+kind = "random"
+"#,
+    );
+    let out = tmp.path().join("out");
+    nas_ok("run", &config, &out, &[]);
+    let trials = trials(&out);
+    assert_eq!(trials.len(), 2);
+    for (arch, status, reason) in &trials {
+        assert!(arch.starts_with('|'), "{arch}");
+        assert_eq!(status, "failed", "{arch}");
+        assert!(
+            reason.starts_with("needs an estimated")
+                && reason.contains("GiB")
+                && reason.contains("above the limit of 256 MiB"),
+            "{arch}: {reason}"
+        );
+    }
+}
+
+#[test]
 fn a_memory_limit_above_what_the_machine_has_is_refused_before_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(

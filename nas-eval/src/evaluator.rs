@@ -210,11 +210,10 @@ impl TrainingEvaluator {
         &self.params
     }
 
-    /// Parameters and forward MACs of `arch` on this data set (nas-core's analytic count).
+    /// Parameters and forward MACs of `arch` on this data set (nas-core's analytic count;
+    /// a cell in `params.cell_skeleton`).
     pub fn cost(&self, arch: &Architecture) -> Result<Cost> {
-        arch.as_chain()
-            .ok_or_else(|| crate::engine::network::untrainable(arch))
-            .and_then(|chain| chain.cost(self.dataset.shape, self.dataset.classes))
+        cost(arch, self.dataset.shape, self.dataset.classes, &self.params)
             .map_err(|reason| self.build_error(arch, reason))
     }
 
@@ -328,6 +327,30 @@ impl TrainingEvaluator {
             metrics,
             train_img_per_s,
         })
+    }
+}
+
+/// Parameters and forward MACs of `arch` on `input` with `classes` classes, a cell in
+/// `params.cell_skeleton`, or why it cannot be trained.
+pub(crate) fn cost(
+    arch: &Architecture,
+    input: nas_core::InputShape,
+    classes: u32,
+    params: &TrainValidParams,
+) -> std::result::Result<Cost, String> {
+    match arch {
+        Architecture::Chain(chain) => chain.cost(input, classes),
+        Architecture::Cell(cell) => {
+            let space = nas_core::space::CellParams {
+                nodes: cell.nodes() as u32,
+                ops: nas_core::CellOp::ALL.to_vec(),
+                skeleton: params.cell_skeleton.clone(),
+            }
+            .check(input)
+            .map_err(|e| e.to_string())?;
+            Ok(space.cost(cell, classes))
+        }
+        Architecture::Macro(_) => Err(crate::engine::network::untrainable(arch)),
     }
 }
 

@@ -255,8 +255,12 @@ fn mul(a: u64, b: u64) -> u64 {
 /// `classes` classes under `params`, over `train_images` training and `test_images` test
 /// images (see the module docs for the formula).
 ///
+/// A cell architecture (in `params.cell_skeleton`) counts every tensor of its graph and
+/// its gradient for every example of a batch (batch norm needs the whole batch's
+/// activations at once), plus each micro-batch workspace's buffers.
+///
 /// # Errors
-/// When `arch` is not a chain or does not fit `input`.
+/// When `arch` is a macro network or does not fit `input`.
 pub fn estimate(
     arch: &Architecture,
     input: InputShape,
@@ -265,6 +269,26 @@ pub fn estimate(
     train_images: usize,
     test_images: usize,
 ) -> Result<MemoryEstimate, String> {
+    if let Architecture::Cell(cell) = arch {
+        let plan =
+            crate::engine::cellnet::CellPlan::new(cell, &params.cell_skeleton, input, classes)?;
+        let p = plan.params as u64;
+        let batch = u64::from(params.batch_size);
+        let micro = u64::from(params.micro_batch).min(batch).max(1);
+        let workspaces = batch.div_ceil(micro);
+        let floats = add(
+            add(mul(3, p), mul(workspaces, plan.floats_per_workspace())),
+            mul(mul(workspaces, micro), plan.floats_per_example()),
+        );
+        return Ok(total(
+            floats,
+            p,
+            workspaces,
+            params,
+            train_images,
+            test_images,
+        ));
+    }
     let s = shapes(arch, input, classes)?;
     let p = arch
         .as_chain()
@@ -272,7 +296,6 @@ pub fn estimate(
         .cost(input, classes)?
         .params;
     let batch = u64::from(params.batch_size);
-    let threads = u64::from(params.threads);
     let input_len = input.len() as u64;
     // Activations per example: the input, each output, again for GELU pre-activations
     // and dropout masks; and the widest, for the two gradient buffers.
@@ -350,17 +373,38 @@ pub fn estimate(
             (add(mul(10, p), mul(batch, activations)), 1)
         }
     };
+    Ok(total(
+        floats,
+        p,
+        workspaces,
+        params,
+        train_images,
+        test_images,
+    ))
+}
+
+/// The estimate of `floats` floats of model state, with the image indices, the threads'
+/// stacks and the process's base, plus a 10% margin.
+fn total(
+    floats: u64,
+    p: u64,
+    workspaces: u64,
+    params: &TrainValidParams,
+    train_images: usize,
+    test_images: usize,
+) -> MemoryEstimate {
+    let threads = u64::from(params.threads);
     let indices = 4 * (train_images as u64 + test_images as u64);
     let total = add(
         add(mul(floats, 4), indices),
         add(mul(threads, THREAD_BYTES), BASE_BYTES),
     );
-    Ok(MemoryEstimate {
+    MemoryEstimate {
         bytes: add(total, total / 10),
         params: p,
         workspaces,
         threads,
-    })
+    }
 }
 
 /// What this machine can give trials: a budget and how it was found.

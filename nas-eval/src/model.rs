@@ -5,6 +5,7 @@ use nas_core::{Architecture, InputShape};
 
 use crate::backend::{Batch, Model};
 use crate::data::Images;
+use crate::engine::cellnet::{CellModel, CellPlan};
 use crate::engine::network::Plan;
 use crate::engine::{NativeModel, simd_path};
 use crate::error::{Error, Result};
@@ -34,7 +35,9 @@ impl Network {
     /// Builds `arch` for inputs of `shape` and `classes` classes on `params.backend`,
     /// with weights and dropout from trial seed `seed` (streams [`streams::INIT`] and
     /// [`streams::DROPOUT`]), computing on the kernel family [`simd_path`] names (an
-    /// invalid `NAS_SIMD` is an [`Error::Simd`]).
+    /// invalid `NAS_SIMD` is an [`Error::Simd`]). A cell architecture is stacked in
+    /// `params.cell_skeleton` (NAS-Bench-201's network; native engine only); a macro
+    /// architecture cannot be trained yet ([`Error::Build`]).
     pub fn new(
         arch: &Architecture,
         shape: InputShape,
@@ -43,15 +46,41 @@ impl Network {
         seed: u64,
     ) -> Result<Self> {
         let path = simd_path()?;
-        let plan = Plan::new(arch, shape, classes).map_err(|reason| Error::Build {
+        let build_error = |reason: String| Error::Build {
             arch: arch.to_string(),
             input: shape.to_string(),
             reason,
-        })?;
-        let weights = plan.init_params(&mut trial_stream(seed, streams::INIT));
-        let dropout = trial_stream(seed, streams::DROPOUT);
+        };
         let batch = params.batch_size as usize;
         let threads = params.threads as usize;
+        if let Architecture::Cell(cell) = arch {
+            if params.backend == BackendKind::Candle {
+                return Err(build_error(
+                    "the candle reference backend trains chain architectures only; train cells on the native engine (backend = \"native\")".into(),
+                ));
+            }
+            let plan =
+                CellPlan::new(cell, &params.cell_skeleton, shape, classes).map_err(build_error)?;
+            let weights = plan.init_params(&mut trial_stream(seed, streams::INIT));
+            let n = plan.params;
+            let model = CellModel::new(
+                path,
+                plan,
+                weights,
+                params.optimizer(),
+                batch,
+                params.micro_batch as usize,
+                threads,
+            )?;
+            return Ok(Network {
+                model: Box::new(model),
+                params: n,
+                step: 0,
+            });
+        }
+        let plan = Plan::new(arch, shape, classes).map_err(build_error)?;
+        let weights = plan.init_params(&mut trial_stream(seed, streams::INIT));
+        let dropout = trial_stream(seed, streams::DROPOUT);
         let n = plan.params;
         let model: Box<dyn Model + Send> = match params.backend {
             BackendKind::Native => Box::new(NativeModel::new(

@@ -228,6 +228,12 @@ pub struct TrainValidParams {
     /// The configured memory limit of one trial, in bytes (None: the machine's budget).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<u64>,
+    /// The skeleton a cell architecture is trained in (default NAS-Bench-201's: stem of
+    /// 16 channels, 3 stages of 5 cells). Part of the search space, not of the training
+    /// settings: the caller sets it from `[space.skeleton]`, and it is not serialised
+    /// with them.
+    #[serde(skip)]
+    pub cell_skeleton: nas_core::space::CellSkeleton,
 }
 
 impl TrainParams {
@@ -327,6 +333,7 @@ impl TrainParams {
             backend: self.backend,
             subset_seed: self.subset_seed,
             max_memory: self.max_memory.map(ByteSize::bytes),
+            cell_skeleton: nas_core::space::CellSkeleton::default(),
         })
     }
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use nas_core::space::MacroParams;
-use nas_core::{Architecture, Budget, InputShape, SearchSpaceParams};
+use nas_core::space::{CellParams, CellSkeleton, MacroParams};
+use nas_core::{Architecture, Budget, CellOp, InputShape, SearchSpaceParams};
 use nas_eval::data::{self, DatasetKind};
-use nas_eval::{BackendKind, OptimizerKind, TrainParams, eval_one};
+use nas_eval::{BackendKind, LrSchedule, OptimizerKind, TrainParams, eval_one};
 
 use crate::error::BadInput;
 
@@ -61,6 +61,28 @@ pub struct EvalArgs {
     /// free]; a network estimated to need more is refused before it is built.
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
+    /// For a cell: output channels of the stem (NAS-Bench-201: 16).
+    #[arg(long, default_value_t = 16)]
+    pub stem_channels: u32,
+    /// For a cell: cells per stage (NAS-Bench-201: 5).
+    #[arg(long, default_value_t = 5)]
+    pub cells_per_stage: u32,
+    /// For a cell: stages, each after the first starting with a reduction block
+    /// (NAS-Bench-201: 3).
+    #[arg(long, default_value_t = 3)]
+    pub stages: u32,
+    /// SGD momentum [default: 0.9 for SGD].
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Weight decay [default: 0.01 for AdamW, 0 for SGD].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Nesterov momentum (SGD only).
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Learning-rate schedule: constant or cosine.
+    #[arg(long, default_value = "constant")]
+    pub lr_schedule: String,
     /// Trial seed: weights, batch order, dropout and the validation split.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -76,6 +98,14 @@ fn parse_value<T: serde::de::DeserializeOwned>(
 ) -> Result<T, BadInput> {
     serde_json::from_value(serde_json::Value::String(value.to_string()))
         .map_err(|_| BadInput::new(format!("{flag}: `{value}` is not one of {allowed}")))
+}
+
+/// A space error's field names as `nas eval`'s flags.
+fn flag_names(message: &str) -> String {
+    message
+        .replace("space.skeleton.stem_channels", "--stem-channels")
+        .replace("space.skeleton.cells_per_stage", "--cells-per-stage")
+        .replace("space.skeleton.stages", "--stages")
 }
 
 /// The architecture of `--arch`: any kind's canonical text, or a NAS-Bench-Macro key (8
@@ -110,10 +140,16 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
         .map(|m| m.parse::<nas_eval::memory::ByteSize>())
         .transpose()
         .map_err(|e| BadInput::new(format!("--max-memory: {e}")))?;
-    let params = TrainParams {
+    let lr_schedule: LrSchedule =
+        parse_value("--lr-schedule", &args.lr_schedule, "constant, cosine")?;
+    let mut params = TrainParams {
         batch_size: args.batch_size,
         optimizer,
         learning_rate: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        nesterov: args.nesterov,
+        lr_schedule,
         threads: args.threads,
         backend,
         max_memory,
@@ -121,6 +157,23 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
     }
     .check()
     .map_err(|e| BadInput::new(format!("invalid training settings: {e}")))?;
+    if let Architecture::Cell(cell) = &arch {
+        let skeleton = CellSkeleton {
+            stem_channels: args.stem_channels,
+            cells_per_stage: args.cells_per_stage,
+            stages: args.stages,
+        };
+        // The space's checks: the skeleton's bounds, and a map every reduction block
+        // can halve (named by flag).
+        CellParams {
+            nodes: cell.nodes() as u32,
+            ops: CellOp::ALL.to_vec(),
+            skeleton: skeleton.clone(),
+        }
+        .validate()
+        .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
+        params.cell_skeleton = skeleton;
+    }
     if args.epochs == 0 {
         return Err(BadInput::new("--epochs must be at least 1").into());
     }
@@ -140,15 +193,24 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
                 BadInput::new(format!("--arch does not fit {} images: {e}", dataset.shape))
             })?;
         }
-        other => {
-            let table = match other {
-                Architecture::Macro(_) => "benchmarks/nas-bench-macro",
-                _ => "benchmarks/nas-bench-201",
-            };
+        Architecture::Cell(cell) => {
+            CellParams {
+                nodes: cell.nodes() as u32,
+                ops: CellOp::ALL.to_vec(),
+                skeleton: params.cell_skeleton.clone(),
+            }
+            .check(dataset.shape)
+            .map_err(|e| {
+                BadInput::new(format!(
+                    "--arch does not fit {} images: {}",
+                    dataset.shape,
+                    flag_names(&e.to_string())
+                ))
+            })?;
+        }
+        other @ Architecture::Macro(_) => {
             return Err(BadInput::new(format!(
-                "--arch `{other}`: nas's engine cannot train {} architectures yet (it trains chains); search {} spaces on a tabular benchmark such as {table}",
-                other.kind_name(),
-                other.kind_name()
+                "--arch `{other}`: nas's engine cannot train macro architectures yet (it trains chains and cells); search macro spaces on a tabular benchmark such as benchmarks/nas-bench-macro"
             ))
             .into());
         }

@@ -187,7 +187,9 @@ pub(crate) fn update_running(
 }
 
 /// `xhat = (x − mean)·invstd` and `out = γ·xhat + β` for `rows x c` values; `xhat`
-/// is kept for the backward pass (pass an empty slice to skip it, in evaluation).
+/// is kept for the backward pass (pass an empty slice to skip it, in evaluation). The
+/// networks use [`forward_in_place`]; this form is the tests' reference.
+#[cfg(test)]
 pub(crate) fn forward(
     x: &[f32],
     norm: &Norm,

@@ -377,7 +377,7 @@ impl CellPlan {
             return Err(format!("input {input} with {classes} classes"));
         }
         let mut b = Builder {
-            lens: vec![input.len() as usize],
+            lens: vec![input.len()],
             ops: Vec::new(),
             params: 0,
             bn_channels: Vec::new(),
@@ -395,7 +395,7 @@ impl CellPlan {
         x = b.bn(stem, None);
         for stage in 0..skeleton.stages {
             if stage > 0 {
-                if x.g.h < 2 || x.g.w < 2 || x.g.h % 2 != 0 || x.g.w % 2 != 0 {
+                if x.g.h < 2 || x.g.w < 2 || !x.g.h.is_multiple_of(2) || !x.g.w.is_multiple_of(2) {
                     return Err(format!(
                         "stage {} starts with a {}x{} feature map; its reduction block needs an even map of at least 2x2 (fewer space.skeleton.stages, or larger images)",
                         stage + 1,
@@ -467,6 +467,7 @@ impl CellPlan {
     }
 
     /// Values per example of the input.
+    #[cfg(test)]
     pub fn input_len(&self) -> usize {
         self.lens[INPUT]
     }
@@ -476,19 +477,20 @@ impl CellPlan {
     /// x kw` order, see [`init`]), batch norms γ = 1, β = 0.
     pub fn init_params(&self, rng: &mut NasRng) -> Vec<f32> {
         let mut p = vec![0.0f32; self.params];
-        let conv_init = |rng: &mut NasRng, p: &mut [f32], w: usize, (k, cin, cout): (usize, usize, usize)| {
-            let b = init::bound(k * k * cin);
-            for co in 0..cout {
-                for ci in 0..cin {
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let row = (ky * k + kx) * cin + ci;
-                            p[w + row * cout + co] = init::uniform(rng, b);
+        let conv_init =
+            |rng: &mut NasRng, p: &mut [f32], w: usize, (k, cin, cout): (usize, usize, usize)| {
+                let b = init::bound(k * k * cin);
+                for co in 0..cout {
+                    for ci in 0..cin {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let row = (ky * k + kx) * cin + ci;
+                                p[w + row * cout + co] = init::uniform(rng, b);
+                            }
                         }
                     }
                 }
-            }
-        };
+            };
         for op in &self.ops {
             match *op {
                 Op::Conv { g, w, .. } => conv_init(rng, &mut p, w, (g.k, g.cin, g.cout)),
@@ -544,6 +546,9 @@ pub(crate) struct CellWorkspace {
     bufs: Vec<conv::Buffers>,
     moments: Vec<Moments>,
     gmoments: Vec<GradMoments>,
+    /// Unfolded patches of a strided convolution and their gradient.
+    patches: Vec<f32>,
+    dpatches: Vec<f32>,
     /// Parameter gradients of this micro-batch (its share of the sum).
     pgrads: Vec<f32>,
     /// The loss of the last pass.
@@ -554,7 +559,18 @@ pub(crate) struct CellWorkspace {
 
 impl CellWorkspace {
     fn new(plan: &CellPlan, capacity: usize) -> Self {
+        let unfolded = plan
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Strided { g, .. } => strided::patches_len(g, capacity),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         CellWorkspace {
+            patches: vec![0.0; unfolded],
+            dpatches: vec![0.0; unfolded],
             capacity,
             acts: plan.lens.iter().map(|&l| vec![0.0; capacity * l]).collect(),
             grads: plan
@@ -612,11 +628,24 @@ fn write_or_add(out: &mut [f32], v: &[f32], add: bool) {
 }
 
 /// Runs op `op` forward on one micro-batch. A batch norm uses `norms[slot]`.
-fn forward_op(path: SimdPath, plan: &CellPlan, op: &Op, params: &[f32], ws: &mut CellWorkspace, norms: &[Norm]) {
+fn forward_op(
+    path: SimdPath,
+    plan: &CellPlan,
+    op: &Op,
+    params: &[f32],
+    ws: &mut CellWorkspace,
+    norms: &[Norm],
+) {
     let n = ws.n;
     let len = |t: T| n * plan.lens[t];
     match *op {
-        Op::Conv { g, src, dst, w, slot } => {
+        Op::Conv {
+            g,
+            src,
+            dst,
+            w,
+            slot,
+        } => {
             ws.bufs[slot].set_forward_weight(&g, &params[w..w + g.patch() * g.cout]);
             let (x, out) = read_write(&mut ws.acts, src, dst);
             conv::forward_plain(
@@ -631,7 +660,15 @@ fn forward_op(path: SimdPath, plan: &CellPlan, op: &Op, params: &[f32], ws: &mut
         }
         Op::Strided { g, src, dst, w } => {
             let (x, out) = read_write(&mut ws.acts, src, dst);
-            strided::forward(&g, n, x, &params[w..w + g.weight_len()], out);
+            strided::forward_fast(
+                path,
+                &g,
+                n,
+                x,
+                &params[w..w + g.weight_len()],
+                out,
+                &mut ws.patches,
+            );
         }
         Op::Bn {
             c,
@@ -740,11 +777,19 @@ fn backward_op(
         grads,
         bufs,
         pgrads,
+        patches,
+        dpatches,
         ..
     } = ws;
     let len = |t: T| n * plan.lens[t];
     match op {
-        Op::Conv { g, src, dst, w, slot } => {
+        Op::Conv {
+            g,
+            src,
+            dst,
+            w,
+            slot,
+        } => {
             let wlen = g.patch() * g.cout;
             bufs[slot].set_flipped_weight(&g, &params[w..w + wlen]);
             let (dy, dx) = if mode == InputGrad::None {
@@ -766,16 +811,32 @@ fn backward_op(
         }
         Op::Strided { g, src, dst, w } => {
             let wlen = g.weight_len();
-            let dw = &mut pgrads[w..w + wlen];
-            dw.fill(0.0);
-            strided::backward_weight(&g, n, &acts[src], &grads[dst], dw);
-            if mode != InputGrad::None {
+            let (dy, dx) = if mode == InputGrad::None {
+                (&grads[dst][..], None)
+            } else {
                 let (dy, dx) = read_write(grads, dst, src);
-                strided::backward_input(&g, n, dy, &params[w..w + wlen], dx, add);
-            }
+                (dy, Some((dx, add)))
+            };
+            strided::backward_fast(
+                path,
+                &g,
+                n,
+                &acts[src],
+                dy,
+                &params[w..w + wlen],
+                &mut pgrads[w..w + wlen],
+                dx,
+                patches,
+                dpatches,
+            );
         }
         Op::Bn {
-            c, src, dst, p, slot, ..
+            c,
+            src,
+            dst,
+            p,
+            slot,
+            ..
         } => {
             let (dy, dx) = read_write(grads, dst, src);
             batchnorm::backward_input(
@@ -962,7 +1023,10 @@ impl CellModel {
                 forward_op(path, plan, op, params, ws, &norms);
             }
             let k = ws.n;
-            let (logits, dl) = (&ws.acts[plan.logits][..k * plan.classes], &mut ws.grads[plan.logits]);
+            let (logits, dl) = (
+                &ws.acts[plan.logits][..k * plan.classes],
+                &mut ws.grads[plan.logits],
+            );
             ws.last = softmax_cross_entropy(
                 logits,
                 &ws.labels[..k],
@@ -984,14 +1048,28 @@ impl CellModel {
         let mut end = plan.ops.len();
         for i in (0..plan.ops.len()).rev() {
             if let Op::Bn {
-                c, src, dst, p, slot, ..
+                c,
+                src,
+                dst,
+                p,
+                slot,
+                ..
             } = plan.ops[i]
             {
                 let seg = i + 1..end;
                 let (norms_r, sums_r, rows_r) = (&norms, &sums, &rows_of);
                 for_each_item(pool.as_ref(), wss, |_, ws| {
                     for j in seg.clone().rev() {
-                        backward_op(path, plan, j, params, ws, norms_r, sums_r, bn_rows(plan, j, rows_r));
+                        backward_op(
+                            path,
+                            plan,
+                            j,
+                            params,
+                            ws,
+                            norms_r,
+                            sums_r,
+                            bn_rows(plan, j, rows_r),
+                        );
                     }
                     let k = ws.n;
                     let (gm, dy, xhat) = (
@@ -1014,7 +1092,16 @@ impl CellModel {
         let (norms_r, sums_r, rows_r) = (&norms, &sums, &rows_of);
         for_each_item(pool.as_ref(), wss, |_, ws| {
             for j in (0..end).rev() {
-                backward_op(path, plan, j, params, ws, norms_r, sums_r, bn_rows(plan, j, rows_r));
+                backward_op(
+                    path,
+                    plan,
+                    j,
+                    params,
+                    ws,
+                    norms_r,
+                    sums_r,
+                    bn_rows(plan, j, rows_r),
+                );
             }
         });
         loss
@@ -1022,6 +1109,10 @@ impl CellModel {
 
     /// Fills workspace `c` with the examples `idx` of `batch`.
     fn fill(ws: &mut CellWorkspace, batch: &Batch<'_>, idx: &[u32]) {
+        assert!(
+            idx.len() <= ws.capacity,
+            "micro-batch larger than its workspace"
+        );
         batch
             .norm
             .gather(batch.images, idx, &mut ws.acts[INPUT], &mut ws.labels);
@@ -1090,7 +1181,13 @@ impl Model for CellModel {
         for_each_item(
             self.pool.as_ref(),
             &mut self.workspaces[..chunks],
-            |c, ws| Self::fill(ws, &batch, &batch.indices[c * micro..((c + 1) * micro).min(n)]),
+            |c, ws| {
+                Self::fill(
+                    ws,
+                    &batch,
+                    &batch.indices[c * micro..((c + 1) * micro).min(n)],
+                )
+            },
         );
         let saved = self.running.clone();
         let loss = self.train_pass(chunks, n, true);
@@ -1130,7 +1227,11 @@ impl Model for CellModel {
                 self.pool.as_ref(),
                 &mut self.workspaces[..chunks],
                 |c, ws| {
-                    Self::fill(ws, &batch, &part[c * micro..((c + 1) * micro).min(part.len())]);
+                    Self::fill(
+                        ws,
+                        &batch,
+                        &part[c * micro..((c + 1) * micro).min(part.len())],
+                    );
                     for op in &plan.ops {
                         forward_op(path, plan, op, params, ws, &norms);
                     }

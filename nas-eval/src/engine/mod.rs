@@ -28,9 +28,7 @@
 //!   ChaCha8 streams ([`init`], [`dropout`]).
 
 pub(crate) mod activation;
-#[allow(dead_code)] // wired into the cell networks of issue 21, next
 pub(crate) mod avgpool;
-#[allow(dead_code)] // wired into the cell networks of issue 21, next
 pub(crate) mod batchnorm;
 pub(crate) mod cellnet;
 pub(crate) mod conv;
@@ -46,7 +44,6 @@ pub(crate) mod network;
 pub(crate) mod optim;
 pub(crate) mod pool;
 pub(crate) mod simd;
-#[allow(dead_code)] // wired into the cell networks of issue 21, next
 pub(crate) mod strided;
 #[cfg(test)]
 mod test_support;

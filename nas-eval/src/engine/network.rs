@@ -92,7 +92,7 @@ pub(crate) struct Plan {
 /// Why a cell or macro network cannot be trained (yet).
 pub(crate) fn untrainable(arch: &Architecture) -> String {
     format!(
-        "nas's engine trains chain architectures only so far; this is a {} architecture (search {} spaces with a tabular benchmark, e.g. benchmarks/nas-bench-201)",
+        "nas's engine trains chain and cell architectures so far; this is a {} architecture (search {} spaces with a tabular benchmark, e.g. benchmarks/nas-bench-macro)",
         arch.kind_name(),
         arch.kind_name()
     )

@@ -13,7 +13,15 @@
 //! it, then `co`; a weight gradient chains over the micro-batch's images, then the
 //! output positions in row-major order. The loops over output channels hold one chain
 //! per channel, so vectorising them changes no bit.
+//!
+//! The networks run [`forward_fast`] and [`backward_fast`]: the patches unfolded
+//! (im2col) and the engine's fixed-order matrix products, with the forward values and the
+//! weight gradient bit-identical to the direct loops here (kept as the tests'
+//! reference), and the input gradient in its own documented order.
 
+use super::gemm::{Mat, matmul};
+use super::simd::SimdPath;
+#[cfg(test)]
 use super::simd::fma;
 
 /// One layer's geometry.
@@ -49,6 +57,7 @@ impl StridedGeom {
         self.hin * self.win * self.cin
     }
     /// Values per output image.
+    #[cfg(test)]
     pub fn out_len(&self) -> usize {
         self.hout() * self.wout() * self.cout
     }
@@ -63,6 +72,7 @@ impl StridedGeom {
             .filter(|&i| i < n)
     }
     /// The output that reads input `i` through tap `t`, if any.
+    #[cfg(test)]
     fn reader(&self, i: usize, t: usize, n_out: usize) -> Option<usize> {
         let num = (i + self.pad).checked_sub(t)?;
         (num % self.stride == 0 && num / self.stride < n_out).then_some(num / self.stride)
@@ -70,6 +80,7 @@ impl StridedGeom {
 }
 
 /// Forward over `n` images into `out` (`n x hout x wout x cout`).
+#[cfg(test)]
 pub(crate) fn forward(g: &StridedGeom, n: usize, x: &[f32], w: &[f32], out: &mut [f32]) {
     let (cin, cout, k) = (g.cin, g.cout, g.k);
     let (hout, wout) = (g.hout(), g.wout());
@@ -103,6 +114,7 @@ pub(crate) fn forward(g: &StridedGeom, n: usize, x: &[f32], w: &[f32], out: &mut
 }
 
 /// Input gradient over `n` images (written, or continued from `dx` when `accumulate`).
+#[cfg(test)]
 pub(crate) fn backward_input(
     g: &StridedGeom,
     n: usize,
@@ -146,6 +158,7 @@ pub(crate) fn backward_input(
 
 /// Weight gradient of `n` images, continued from `dw`'s values (zero it for a fresh
 /// sum).
+#[cfg(test)]
 pub(crate) fn backward_weight(g: &StridedGeom, n: usize, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (cin, cout, k) = (g.cin, g.cout, g.k);
     let (hout, wout) = (g.hout(), g.wout());
@@ -170,6 +183,136 @@ pub(crate) fn backward_weight(g: &StridedGeom, n: usize, x: &[f32], dy: &[f32], 
                             for (d, &b) in d.iter_mut().zip(gi) {
                                 *d = fma(a, b, *d);
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Unfolds `n` images into `patches` (`n · hout · wout` rows of `k · k · cin`, row
+/// `(img, oy, ox)`, column `(ky, kx, ci)`, zero where a tap falls in the padding).
+fn unfold(g: &StridedGeom, n: usize, x: &[f32], patches: &mut [f32]) {
+    let (cin, k) = (g.cin, g.k);
+    let (hout, wout) = (g.hout(), g.wout());
+    let kk = k * k * cin;
+    for img in 0..n {
+        let x = &x[img * g.in_len()..(img + 1) * g.in_len()];
+        for oy in 0..hout {
+            for ox in 0..wout {
+                let row = &mut patches[((img * hout + oy) * wout + ox) * kk..][..kk];
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let dst = &mut row[(ky * k + kx) * cin..][..cin];
+                        match (g.tap(oy, ky, g.hin), g.tap(ox, kx, g.win)) {
+                            (Some(iy), Some(ix)) => {
+                                dst.copy_from_slice(&x[(iy * g.win + ix) * cin..][..cin])
+                            }
+                            _ => dst.fill(0.0),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Floats of the unfolded patches of `n` images (the scratch [`forward_fast`] and
+/// [`backward_fast`] need).
+pub(crate) fn patches_len(g: &StridedGeom, n: usize) -> usize {
+    n * g.hout() * g.wout() * g.k * g.k * g.cin
+}
+
+/// [`forward`] as one matrix product of the unfolded patches (`patches`, see
+/// [`patches_len`]) with the weight: the same chains (padding taps are products with
+/// zero, which leave a chain's value unchanged), the same bits, on the engine's
+/// vectorised product kernels.
+pub(crate) fn forward_fast(
+    path: SimdPath,
+    g: &StridedGeom,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    out: &mut [f32],
+    patches: &mut [f32],
+) {
+    let rows = n * g.hout() * g.wout();
+    let kk = g.k * g.k * g.cin;
+    unfold(g, n, x, patches);
+    matmul(
+        path,
+        &mut out[..rows * g.cout],
+        Mat::rows(&patches[..rows * kk], rows, kk),
+        Mat::rows(&w[..kk * g.cout], kk, g.cout),
+        false,
+    );
+}
+
+/// The gradients of [`forward_fast`] over `n` images: the weight gradient written to
+/// `dw` (one chain per weight over the images, then the output positions: the bits of
+/// [`backward_weight`]), and, when `dx` is given, the input gradient written to it or
+/// (`true`) added to it. The input gradient is computed per patch entry (a chain over
+/// the output channels, one product) and then gathered: every input sums the entries
+/// that read it in output-position order, then tap order; a different order from
+/// [`backward_input`] (its values agree to rounding), fixed, and the same on every
+/// kernel family. `patches` and `dpatches` are scratch of [`patches_len`] floats.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_fast(
+    path: SimdPath,
+    g: &StridedGeom,
+    n: usize,
+    x: &[f32],
+    dy: &[f32],
+    w: &[f32],
+    dw: &mut [f32],
+    dx: Option<(&mut [f32], bool)>,
+    patches: &mut [f32],
+    dpatches: &mut [f32],
+) {
+    let (hout, wout) = (g.hout(), g.wout());
+    let rows = n * hout * wout;
+    let (cin, k) = (g.cin, g.k);
+    let kk = k * k * cin;
+    let dy = Mat::rows(&dy[..rows * g.cout], rows, g.cout);
+    unfold(g, n, x, patches);
+    matmul(
+        path,
+        &mut dw[..kk * g.cout],
+        Mat::rows(&patches[..rows * kk], rows, kk).t(),
+        dy,
+        false,
+    );
+    let Some((dx, accumulate)) = dx else {
+        return;
+    };
+    matmul(
+        path,
+        &mut dpatches[..rows * kk],
+        dy,
+        Mat::rows(&w[..kk * g.cout], kk, g.cout).t(),
+        false,
+    );
+    let dx = &mut dx[..n * g.in_len()];
+    if !accumulate {
+        dx.fill(0.0);
+    }
+    for img in 0..n {
+        let dxi = &mut dx[img * g.in_len()..(img + 1) * g.in_len()];
+        for oy in 0..hout {
+            for ox in 0..wout {
+                let row = &dpatches[((img * hout + oy) * wout + ox) * kk..][..kk];
+                for ky in 0..k {
+                    let Some(iy) = g.tap(oy, ky, g.hin) else {
+                        continue;
+                    };
+                    for kx in 0..k {
+                        let Some(ix) = g.tap(ox, kx, g.win) else {
+                            continue;
+                        };
+                        let d = &mut dxi[(iy * g.win + ix) * cin..][..cin];
+                        for (d, &v) in d.iter_mut().zip(&row[(ky * k + kx) * cin..][..cin]) {
+                            *d += v;
                         }
                     }
                 }
@@ -312,6 +455,64 @@ mod tests {
                 b[j] -= h;
                 let fd = (loss(&r.x, &a) - loss(&r.x, &b)) / (2.0 * f64::from(h));
                 assert!((f64::from(r.dw[j]) - fd).abs() < 2e-3, "dw[{j}] {g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_keeps_the_bits_of_the_direct_loops() {
+        for g in geoms() {
+            let n = 3;
+            let r = run(&g, n, 41);
+            for path in SimdPath::supported() {
+                let mut patches = vec![0.0; patches_len(&g, n)];
+                let mut dpatches = vec![0.0; patches_len(&g, n)];
+                let mut out = vec![0.0; n * g.out_len()];
+                forward_fast(path, &g, n, &r.x, &r.w, &mut out, &mut patches);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&r.out), "{g:?} {path}");
+                let mut dw = vec![0.0; g.weight_len()];
+                let mut dx = vec![0.5; n * g.in_len()];
+                backward_fast(
+                    path,
+                    &g,
+                    n,
+                    &r.x,
+                    &r.wts,
+                    &r.w,
+                    &mut dw,
+                    Some((&mut dx, false)),
+                    &mut patches,
+                    &mut dpatches,
+                );
+                assert_eq!(bits(&dw), bits(&r.dw), "{g:?} {path}");
+                for (a, b) in dx.iter().zip(&r.dx) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                        "{g:?} {path}: {a} vs {b}"
+                    );
+                }
+                // Added to what the gradient held (entry by entry: the rounding differs
+                // from adding the finished sum).
+                let mut dx2 = vec![0.5; n * g.in_len()];
+                backward_fast(
+                    path,
+                    &g,
+                    n,
+                    &r.x,
+                    &r.wts,
+                    &r.w,
+                    &mut dw,
+                    Some((&mut dx2, true)),
+                    &mut patches,
+                    &mut dpatches,
+                );
+                for (a, b) in dx2.iter().zip(&dx) {
+                    assert!(
+                        (a - (b + 0.5)).abs() <= 1e-6 * (1.0 + b.abs()),
+                        "{a} vs {b}"
+                    );
+                }
             }
         }
     }

@@ -12,11 +12,9 @@ use crate::engine::simd::SimdPath;
 use crate::engine::{Optimizer, init};
 
 /// NAS-Bench-201's best CIFAR-10 cell by test accuracy after 200 epochs (index 13714).
-const BEST_C10: &str =
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|";
+const BEST_C10: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|";
 /// NAS-Bench-201 index 0.
-const INDEX_0: &str =
-    "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
+const INDEX_0: &str = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
 /// Every op, a shared ReLU (two convolutions read node 0) and a node summing three terms.
 const ALL_OPS: &str =
     "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|";
@@ -140,8 +138,7 @@ fn a_skeleton_that_shrinks_the_map_too_far_says_which_stage() {
         stages: 4,
     };
     // 28 -> 14 -> 7: the fourth stage's reduction block has an odd map.
-    let err = CellPlan::new(&cell(ALL_OPS), &skeleton, InputShape::new(1, 28, 28), 10)
-        .unwrap_err();
+    let err = CellPlan::new(&cell(ALL_OPS), &skeleton, InputShape::new(1, 28, 28), 10).unwrap_err();
     assert!(err.contains("stage 4") && err.contains("7x7"), "{err}");
 }
 
