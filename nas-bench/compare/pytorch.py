@@ -11,6 +11,13 @@ only (forward, backward, optimiser step, batch indexing).
 Models:
   cnn  conv3x3-16-relu > maxpool2 > conv3x3-32-relu > maxpool2 > dense10
   mlp  dense128-relu > dense10
+  cell a NAS-Bench-201 cell (--arch, the benchmark's text) in NAS-Bench-201's skeleton
+       (Dong & Yang, ICLR 2020, section 2.1; --stem-channels, --cells-per-stage,
+       --stages): stem conv3x3 + BN, stages of cells, residual reduction blocks, BN-ReLU,
+       global average pooling, linear; `none` edges left out of the sums (as nas does)
+
+Data: MNIST-format IDX files (--dataset mnist, 28x28) or CIFAR-10 binary batches
+(--dataset cifar10, 3x32x32; pixels standardised per channel, as nas does).
 
 PyTorch is optional: `pip install torch numpy` (the CPU build of torch is enough). Without it this
 script prints {"skipped": "..."} and exits 0.
@@ -44,10 +51,79 @@ def find(data_dir, stem):
     raise FileNotFoundError(f"{stem}[.gz] not found in {data_dir}")
 
 
+def nb201_network(nn, torch, arch, in_channels, c, n, stages, classes):
+    """NAS-Bench-201's network for the cell `arch` (its text: nodes joined by `+`, each
+    node's incoming edges `|op~from|`)."""
+    nodes = [[(e.split("~")[0], int(e.split("~")[1])) for e in node.strip("|").split("|")]
+             for node in arch.split("+")]
+
+    def relu_conv_bn(cin, cout, k, stride):
+        return nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, k, stride, k // 2, bias=False),
+                             nn.BatchNorm2d(cout))
+
+    class Cell(nn.Module):
+        def __init__(self, ch):
+            super().__init__()
+            self.edges = nn.ModuleList()
+            self.plan = []  # per node: [(module index, source node)]
+            for node in nodes:
+                terms = []
+                for op, src in node:
+                    if op == "none":
+                        continue
+                    if op == "skip_connect":
+                        m = nn.Identity()
+                    elif op == "avg_pool_3x3":
+                        m = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+                    else:
+                        k = int(op.split("_")[-1].split("x")[0])
+                        m = relu_conv_bn(ch, ch, k, 1)
+                    self.edges.append(m)
+                    terms.append((len(self.edges) - 1, src))
+                self.plan.append(terms)
+
+        def forward(self, x):
+            states = [x]
+            for terms in self.plan:
+                if terms:
+                    states.append(sum(self.edges[i](states[j]) for i, j in terms))
+                else:
+                    states.append(torch.zeros_like(x))
+            return states[-1]
+
+    class Reduction(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.a = relu_conv_bn(cin, cout, 3, 2)
+            self.b = relu_conv_bn(cout, cout, 3, 1)
+            self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(cin, cout, 1, bias=False))
+
+        def forward(self, x):
+            return self.shortcut(x) + self.b(self.a(x))
+
+    layers = [nn.Conv2d(in_channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)]
+    ch = c
+    for stage in range(stages):
+        if stage > 0:
+            layers.append(Reduction(ch, 2 * ch))
+            ch *= 2
+        layers.extend(Cell(ch) for _ in range(n))
+    layers += [nn.BatchNorm2d(ch), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+               nn.Linear(ch, classes)]
+    return nn.Sequential(*layers)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
+    ap.add_argument("--model", choices=["cnn", "mlp", "cell"], default="cnn")
+    ap.add_argument("--arch", help="the cell, for --model cell")
+    ap.add_argument("--stem-channels", type=int, default=16)
+    ap.add_argument("--cells-per-stage", type=int, default=5)
+    ap.add_argument("--stages", type=int, default=3)
+    ap.add_argument("--dataset", choices=["mnist", "cifar10"], default="mnist")
+    ap.add_argument("--train-images", type=int, default=None,
+                    help="train on the first N images of the shuffled training part")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=1)
@@ -78,12 +154,24 @@ def main():
         y = np.frombuffer(labels, dtype=np.uint8).astype(np.int64)
         return x, y
 
-    x_train, y_train = load("train")
-    x_test, y_test = load("t10k")
+    def load_cifar(names):
+        raw = b"".join(open(os.path.join(args.data_dir, name), "rb").read() for name in names)
+        rec = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3073)
+        return rec[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0, rec[:, 0].astype(np.int64)
+
+    if args.dataset == "mnist":
+        x_train, y_train = load("train")
+        x_test, y_test = load("t10k")
+    else:
+        x_train, y_train = load_cifar([f"data_batch_{i}.bin" for i in range(1, 6)])
+        x_test, y_test = load_cifar(["test_batch.bin"])
     order = rng.permutation(len(x_train))
     train_idx = order[args.val_size :]
-    mean = float(x_train[train_idx].mean())
-    std = float(x_train[train_idx].std())
+    if args.train_images is not None:
+        train_idx = train_idx[: args.train_images]
+    channels = x_train.shape[1]
+    mean = x_train[train_idx].mean(axis=(0, 2, 3), keepdims=True)
+    std = x_train[train_idx].std(axis=(0, 2, 3), keepdims=True)
     x_tr = torch.from_numpy((x_train[train_idx] - mean) / std)
     y_tr = torch.from_numpy(y_train[train_idx])
     x_te = torch.from_numpy((x_test - mean) / std)
@@ -95,8 +183,11 @@ def main():
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
         )
-    else:
+    elif args.model == "mlp":
         model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    else:
+        model = nb201_network(nn, torch, args.arch, channels, args.stem_channels,
+                              args.cells_per_stage, args.stages, 10)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -131,6 +222,7 @@ def main():
             correct += (model(x_te[i : i + 1000]).argmax(1) == y_te[i : i + 1000]).sum().item()
     print(json.dumps({
         "model": args.model,
+        "params": sum(p.numel() for p in model.parameters()),
         "framework": f"pytorch {torch.__version__}",
         "threads": args.threads,
         "batch_size": bs,

@@ -223,12 +223,28 @@ pub(crate) fn forward_in_place(
     add: bool,
 ) {
     let c = gamma.len();
+    // One pass per row over zipped channels (no indexing, the `add` test hoisted): the
+    // compiler vectorises it; every value is still `(x − mean)·invstd`, then `γ·h + β`,
+    // then the sum, each rounded (Rust never fuses a multiply and an add).
+    let per_channel = || {
+        norm.mean
+            .iter()
+            .zip(&norm.invstd)
+            .zip(gamma.iter().zip(beta))
+    };
     for (xr, or) in x.chunks_exact_mut(c).zip(out.chunks_exact_mut(c)) {
-        for i in 0..c {
-            let h = (xr[i] - norm.mean[i]) * norm.invstd[i];
-            xr[i] = h;
-            let y = gamma[i] * h + beta[i];
-            or[i] = if add { or[i] + y } else { y };
+        if add {
+            for ((xv, ov), ((&m, &s), (&g, &b))) in xr.iter_mut().zip(or.iter_mut()).zip(per_channel()) {
+                let h = (*xv - m) * s;
+                *xv = h;
+                *ov += g * h + b;
+            }
+        } else {
+            for ((xv, ov), ((&m, &s), (&g, &b))) in xr.iter_mut().zip(or.iter_mut()).zip(per_channel()) {
+                let h = (*xv - m) * s;
+                *xv = h;
+                *ov = g * h + b;
+            }
         }
     }
 }

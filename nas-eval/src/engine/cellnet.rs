@@ -546,6 +546,8 @@ pub(crate) struct CellWorkspace {
     bufs: Vec<conv::Buffers>,
     moments: Vec<Moments>,
     gmoments: Vec<GradMoments>,
+    /// An average pooling's output before it is added to its node.
+    pooled: Vec<f32>,
     /// Unfolded patches of a strided convolution and their gradient.
     patches: Vec<f32>,
     dpatches: Vec<f32>,
@@ -568,7 +570,17 @@ impl CellWorkspace {
             })
             .max()
             .unwrap_or(0);
+        let pooled = plan
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Pool3 { g, .. } => g.len() * capacity,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         CellWorkspace {
+            pooled: vec![0.0; pooled],
             patches: vec![0.0; unfolded],
             dpatches: vec![0.0; unfolded],
             capacity,
@@ -701,9 +713,9 @@ fn forward_op(
             if add {
                 // The pooled values, then the sum: the same roundings as a separate
                 // edge output added to the node.
-                let mut tmp = vec![0.0; n * g.len()];
-                avgpool::forward_3x3(g, n, x, &mut tmp);
-                write_or_add(&mut out[..n * g.len()], &tmp, true);
+                let tmp = &mut ws.pooled[..n * g.len()];
+                avgpool::forward_3x3(g, n, x, tmp);
+                write_or_add(&mut out[..n * g.len()], tmp, true);
             } else {
                 avgpool::forward_3x3(g, n, x, out);
             }

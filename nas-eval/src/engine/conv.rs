@@ -356,19 +356,27 @@ pub(crate) fn forward_plain(
     let ldw = pad_lanes(g.cout);
     let in_len = g.hin * g.win * g.cin;
     let out_len = g.positions() * g.cout;
+    // A 1x1 convolution without padding reads the image itself.
+    let direct = g.k == 1 && g.pad == 0;
     for img in 0..n {
-        copy_interior(
-            &input[img * in_len..(img + 1) * in_len],
-            (g.hin, g.win, g.cin),
-            g.pad,
-            xpad,
-            g.padded_h(),
-            g.padded_w(),
-        );
+        let image = &input[img * in_len..(img + 1) * in_len];
+        let x: &[f32] = if direct {
+            image
+        } else {
+            copy_interior(
+                image,
+                (g.hin, g.win, g.cin),
+                g.pad,
+                xpad,
+                g.padded_h(),
+                g.padded_w(),
+            );
+            xpad
+        };
         dispatch(
             path,
             Conv::new(
-                (xpad, g.cin, g.padded_w()),
+                (x, g.cin, g.padded_w()),
                 (g.k, g.hout, g.wout),
                 (weight, ldw, g.cout),
                 (&mut out[img * out_len..(img + 1) * out_len], g.cout),
@@ -406,16 +414,23 @@ pub(crate) fn backward_plain(
     let mut grad_in = grad_in;
     let in_len = g.hin * g.win * g.cin;
     let out_len = g.positions() * g.cout;
+    let direct = g.k == 1 && g.pad == 0;
     for img in 0..n {
         let dz = &grad_out[img * out_len..(img + 1) * out_len];
-        copy_interior(
-            &input[img * in_len..(img + 1) * in_len],
-            (g.hin, g.win, g.cin),
-            g.pad,
-            xpad,
-            g.padded_h(),
-            g.padded_w(),
-        );
+        let image = &input[img * in_len..(img + 1) * in_len];
+        let x: &[f32] = if direct {
+            image
+        } else {
+            copy_interior(
+                image,
+                (g.hin, g.win, g.cin),
+                g.pad,
+                xpad,
+                g.padded_h(),
+                g.padded_w(),
+            );
+            xpad
+        };
         let dz_rows: &[f32] = if g.cout == ldz {
             dz
         } else {
@@ -427,7 +442,7 @@ pub(crate) fn backward_plain(
         dispatch(
             path,
             WeightGrad::new(
-                (xpad, g.cin, g.padded_w()),
+                (x, g.cin, g.padded_w()),
                 (g.k, g.hout, g.wout),
                 (dz_rows, ldz, g.cout),
                 grad_weight,
@@ -435,7 +450,12 @@ pub(crate) fn backward_plain(
             ),
         );
         if let Some((gi, accumulate)) = grad_in.as_mut() {
-            copy_interior(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
+            let dzp: &[f32] = if direct {
+                dz
+            } else {
+                copy_interior(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
+                gpad
+            };
             let gi = &mut gi[img * in_len..(img + 1) * in_len];
             let dst: &mut [f32] = if *accumulate {
                 gacc.resize(in_len, 0.0);
@@ -446,7 +466,7 @@ pub(crate) fn backward_plain(
             dispatch(
                 path,
                 Conv::new(
-                    (gpad, g.cout, gw),
+                    (dzp, g.cout, gw),
                     (g.k, g.hin, g.win),
                     (wflip, ldi, g.cin),
                     (&mut *dst, g.cin),
