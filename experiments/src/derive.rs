@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::error::BadInput;
 use crate::journal::{self, JournalKind};
 use crate::manifest::{self, Manifest};
@@ -134,24 +134,9 @@ fn write_table_outputs(
 /// `nas report DIR`: regenerates every output from the journal and resolved config,
 /// holding the directory's lock (a directory another nas process is writing is refused).
 pub fn report(out: &Path) -> Result<String> {
-    if !out.join(journal::FILE_NAME).is_file() {
-        return Err(BadInput::at(
-            out,
-            "not an output directory of nas run or nas tabulate (it has no journal.jsonl)",
-        )
-        .into());
-    }
+    // Checked before the lock, which would create `.lock` in any folder.
+    outdir::require_journal(out)?;
     let _lock = outdir::lock(out)?;
-    let config_path = out.join(outdir::RESOLVED_CONFIG);
-    let loaded = config::load(&config_path)?;
-    let manifest = outdir::read_manifest(out).map_err(|e| BadInput::at(out, e.to_string()))?;
-    let contents = journal::read(&out.join(journal::FILE_NAME))?;
-    if contents.header.config_hash != loaded.config.journal_hash(contents.header.kind) {
-        return Err(BadInput::at(
-            &config_path,
-            "does not match the journal (edited after the run?)",
-        )
-        .into());
-    }
-    write_outputs(out, &loaded.config, &manifest)
+    let recorded = outdir::Recorded::read(out)?;
+    write_outputs(out, &recorded.loaded.config, &recorded.manifest)
 }

@@ -17,7 +17,7 @@ use crate::config::LoadedConfig;
 use crate::derive;
 use crate::error::BadInput;
 use crate::journal::{self, Contents, Event, Journal, JournalKind};
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Manifest, NumbersDiffer, NumbersSource, contract_name};
 use crate::outdir;
 use crate::progress::Display;
 use crate::records;
@@ -335,32 +335,25 @@ pub fn execute_plan(
     let earlier = previous
         .as_ref()
         .and_then(|_| outdir::read_manifest(&dir).ok());
+    let now = NumbersSource {
+        numeric_contract: scorer.numeric_contract,
+        table: scorer.table.as_ref(),
+    };
     if let Some(earlier) = &earlier
-        && scorer.numeric_contract.is_some()
-        && earlier.numeric_contract != scorer.numeric_contract
+        && let Some(differ) = manifest::numbers_differ(earlier.source(), now)
     {
-        return Err(BadInput::at(
-            &dir.join(outdir::MANIFEST),
-            format!(
+        let why = match differ {
+            NumbersDiffer::Contract(was, now) => format!(
                 "its trials were trained under the engine's numeric contract {}, this nas trains under {}: resuming would mix numbers of two engines in one result (finish it with the nas that started it, or start a new folder)",
-                crate::merge::contract_name(earlier.numeric_contract),
-                crate::merge::contract_name(scorer.numeric_contract)
+                contract_name(was),
+                contract_name(now)
             ),
-        )
-        .into());
-    }
-    if let Some(earlier) = &earlier
-        && let (Some(was), Some(now)) = (&earlier.table, &scorer.table)
-        && was.sha256 != now.sha256
-    {
-        return Err(BadInput::at(
-            &dir.join(outdir::MANIFEST),
-            format!(
-                "its trials were answered by the table {} with table.csv SHA-256 {}, which now has {}: resuming would mix answers of two tables in one result (restore that table, or start a new folder)",
-                was.path, was.sha256, now.sha256
+            NumbersDiffer::Table(was, now) => format!(
+                "its trials were answered by the table {} with table.csv SHA-256 {was}, which now has {now}: resuming would mix answers of two tables in one result (restore that table, or start a new folder)",
+                earlier.table.as_ref().map_or("", |t| t.path.as_str()),
             ),
-        )
-        .into());
+        };
+        return Err(BadInput::at(&dir.join(outdir::MANIFEST), why).into());
     }
     let manifest = Manifest {
         started: earlier

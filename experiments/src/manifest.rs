@@ -191,9 +191,96 @@ pub fn build_info() -> (String, String, String) {
     )
 }
 
+/// Where a result's numbers come from, as far as mixing two results is concerned: the
+/// engine's numeric contract (trained trials) and the table (tabular trials).
+#[derive(Debug, Clone, Copy)]
+pub struct NumbersSource<'a> {
+    /// The engine's numeric contract (None: unrecorded, or nothing trained).
+    pub numeric_contract: Option<u32>,
+    /// The table that answered the trials.
+    pub table: Option<&'a TableSummary>,
+}
+
+impl Manifest {
+    /// Where this run's numbers come from.
+    pub fn source(&self) -> NumbersSource<'_> {
+        NumbersSource {
+            numeric_contract: self.numeric_contract,
+            table: self.table.as_ref(),
+        }
+    }
+}
+
+/// Why two sets of numbers cannot stand in one result (resume, merge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumbersDiffer {
+    /// Trained under two numeric contracts (this, that).
+    Contract(Option<u32>, Option<u32>),
+    /// Answered by two tables: the SHA-256 of each `table.csv` (this, that).
+    Table(String, String),
+}
+
+/// The first reason `this` and `that` cannot be mixed, if any. A trained run compares
+/// contracts (a manifest from before nas recorded it counts as contract 1); two tabular
+/// runs compare their tables' checksums.
+pub fn numbers_differ(this: NumbersSource<'_>, that: NumbersSource<'_>) -> Option<NumbersDiffer> {
+    if this.numeric_contract != that.numeric_contract {
+        return Some(NumbersDiffer::Contract(
+            this.numeric_contract,
+            that.numeric_contract,
+        ));
+    }
+    match (this.table, that.table) {
+        (Some(a), Some(b)) if a.sha256 != b.sha256 => {
+            Some(NumbersDiffer::Table(a.sha256.clone(), b.sha256.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// A numeric contract for messages ("unrecorded (1)" before nas recorded it).
+pub fn contract_name(contract: Option<u32>) -> String {
+    contract.map_or_else(|| "unrecorded (1)".into(), |c| c.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_differ_by_contract_first_then_by_table() {
+        let table = |sha: &str| TableSummary {
+            path: "t".into(),
+            sha256: sha.into(),
+            architectures: 1,
+            seeds: 1,
+            best_by_val: None,
+            best_by_test: None,
+            name: None,
+            description: None,
+            signal: None,
+            report: None,
+        };
+        let (a, b) = (table("aa"), table("bb"));
+        let src = |c, t| NumbersSource {
+            numeric_contract: c,
+            table: t,
+        };
+        assert_eq!(numbers_differ(src(Some(2), None), src(Some(2), None)), None);
+        assert_eq!(
+            numbers_differ(src(None, None), src(Some(2), None)),
+            Some(NumbersDiffer::Contract(None, Some(2)))
+        );
+        assert_eq!(
+            numbers_differ(src(None, Some(&a)), src(None, Some(&a))),
+            None
+        );
+        assert_eq!(
+            numbers_differ(src(None, Some(&a)), src(None, Some(&b))),
+            Some(NumbersDiffer::Table("aa".into(), "bb".into()))
+        );
+        assert_eq!(contract_name(None), "unrecorded (1)");
+    }
 
     #[test]
     fn a_manifest_with_a_non_finite_optimum_is_refused() {

@@ -12,7 +12,7 @@ use crate::derive;
 use crate::error::BadInput;
 use crate::exec::RunSummary;
 use crate::journal::{self, Contents, Event, Header, JournalKind};
-use crate::manifest::Manifest;
+use crate::manifest::{self, Manifest, NumbersDiffer, contract_name};
 use crate::outdir;
 use crate::records;
 use crate::report;
@@ -83,27 +83,22 @@ pub fn merge(out: &Path, allow_partial: bool) -> Result<RunSummary> {
     for (index, loaded, manifest, contents) in &shards {
         let path = out.join("shards").join(index.to_string());
         let header = &contents.header;
-        if manifest.numeric_contract != first_manifest.numeric_contract {
+        let first = shards[0].0;
+        let why = match manifest::numbers_differ(manifest.source(), first_manifest.source()) {
+            None => None,
+            Some(NumbersDiffer::Contract(this, that)) => Some(format!(
+                "was trained under the engine's numeric contract {}, shard {first} under {}",
+                contract_name(this),
+                contract_name(that)
+            )),
+            Some(NumbersDiffer::Table(this, that)) => Some(format!(
+                "was answered by a table with table.csv SHA-256 {this}, shard {first} by {that}"
+            )),
+        };
+        if let Some(why) = why {
             return Err(BadInput::at(
                 &path,
-                format!(
-                    "was trained under the engine's numeric contract {}, shard {} under {}: their numbers cannot be merged into one result",
-                    contract_name(manifest.numeric_contract),
-                    shards[0].0,
-                    contract_name(first_manifest.numeric_contract)
-                ),
-            )
-            .into());
-        }
-        if let (Some(table), Some(first_table)) = (&manifest.table, &first_manifest.table)
-            && table.sha256 != first_table.sha256
-        {
-            return Err(BadInput::at(
-                &path,
-                format!(
-                    "was answered by a table with table.csv SHA-256 {}, shard {} by {}: their numbers cannot be merged into one result",
-                    table.sha256, shards[0].0, first_table.sha256
-                ),
+                format!("{why}: their numbers cannot be merged into one result"),
             )
             .into());
         }
@@ -258,9 +253,4 @@ fn keeps_what_is_there(out: &Path, merged: &[Event]) -> Result<(), BadInput> {
         ));
     }
     Ok(())
-}
-
-/// A manifest's numeric contract for messages ("unrecorded" before nas recorded it).
-pub(crate) fn contract_name(contract: Option<u32>) -> String {
-    contract.map_or_else(|| "unrecorded (1)".into(), |c| c.to_string())
 }

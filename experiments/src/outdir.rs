@@ -283,6 +283,56 @@ pub fn base(config: &Config, scorer: &setup::Scorer) -> Manifest {
     }
 }
 
+/// Refuses a directory that holds no journal (not an output directory of nas).
+pub fn require_journal(dir: &Path) -> Result<(), BadInput> {
+    if dir.join(journal::FILE_NAME).is_file() {
+        Ok(())
+    } else {
+        Err(BadInput::at(
+            dir,
+            "not an output directory of nas run or nas tabulate (it has no journal.jsonl)",
+        ))
+    }
+}
+
+/// An output directory as recorded: its resolved config, manifest and journal, checked
+/// to belong together (the journal's config hash is the config's). What `nas report`
+/// and `nas verify` read; take the directory's [`lock`] first when writing to it.
+pub struct Recorded {
+    /// Path of `config.resolved.toml`.
+    pub config_path: std::path::PathBuf,
+    /// The resolved config.
+    pub loaded: crate::config::LoadedConfig,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Everything the journal holds.
+    pub contents: Contents,
+}
+
+impl Recorded {
+    /// Reads `dir`'s config, manifest and journal; an error names the file at fault.
+    pub fn read(dir: &Path) -> Result<Recorded> {
+        require_journal(dir)?;
+        let config_path = dir.join(RESOLVED_CONFIG);
+        let loaded = crate::config::load(&config_path)?;
+        let manifest = read_manifest(dir).map_err(|e| BadInput::at(dir, e.to_string()))?;
+        let contents = journal::read(&dir.join(journal::FILE_NAME))?;
+        if contents.header.config_hash != loaded.config.journal_hash(contents.header.kind) {
+            return Err(BadInput::at(
+                &config_path,
+                "does not match the journal (edited after the run?)",
+            )
+            .into());
+        }
+        Ok(Recorded {
+            config_path,
+            loaded,
+            manifest,
+            contents,
+        })
+    }
+}
+
 /// Reads the manifest of an output directory, checking its numbers.
 pub fn read_manifest(out: &Path) -> Result<Manifest> {
     let path = out.join(MANIFEST);

@@ -16,10 +16,10 @@ use anyhow::Result;
 use clap::Args;
 use nas_core::{Architecture, EvalRequest, Metrics, Status};
 
-use crate::config::{self, EvaluatorKind};
+use crate::config::EvaluatorKind;
 use crate::error::BadInput;
-use crate::journal::{self, Event};
-use crate::merge::contract_name;
+use crate::journal::Event;
+use crate::manifest::contract_name;
 use crate::{manifest, outdir, setup};
 
 /// Arguments of `nas verify`.
@@ -129,28 +129,16 @@ fn differences(status: (Status, Status), a: Option<&Metrics>, b: Option<&Metrics
 /// any differs.
 pub fn exec(args: &VerifyArgs) -> Result<()> {
     let dir = &args.dir;
-    if !dir.join(journal::FILE_NAME).is_file() {
-        return Err(BadInput::at(
-            dir,
-            "not an output directory of nas run or nas tabulate (it has no journal.jsonl)",
-        )
-        .into());
-    }
+    outdir::require_journal(dir)?;
     if args.trials == 0 {
         return Err(BadInput::new("--trials must be at least 1").into());
     }
-    let config_path = dir.join(outdir::RESOLVED_CONFIG);
-    let loaded = config::load(&config_path)?;
-    let recorded_manifest =
-        outdir::read_manifest(dir).map_err(|e| BadInput::at(dir, e.to_string()))?;
-    let contents = journal::read(&dir.join(journal::FILE_NAME))?;
-    if contents.header.config_hash != loaded.config.journal_hash(contents.header.kind) {
-        return Err(BadInput::at(
-            &config_path,
-            "does not match the journal (edited after the run?)",
-        )
-        .into());
-    }
+    let outdir::Recorded {
+        config_path,
+        loaded,
+        manifest: recorded_manifest,
+        contents,
+    } = outdir::Recorded::read(dir)?;
     if loaded.config.evaluator.kind != EvaluatorKind::Train {
         return Err(BadInput::at(
             &config_path,
