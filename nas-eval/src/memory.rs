@@ -277,7 +277,10 @@ pub fn estimate(
         let micro = u64::from(params.micro_batch).min(batch).max(1);
         let workspaces = batch.div_ceil(micro);
         let floats = add(
-            add(mul(3, p), mul(workspaces, plan.floats_per_workspace())),
+            add(
+                mul(3, p),
+                mul(workspaces, plan.floats_per_workspace(micro as usize)),
+            ),
             mul(mul(workspaces, micro), plan.floats_per_example()),
         );
         return Ok(total(

@@ -234,13 +234,17 @@ pub(crate) fn forward_in_place(
     };
     for (xr, or) in x.chunks_exact_mut(c).zip(out.chunks_exact_mut(c)) {
         if add {
-            for ((xv, ov), ((&m, &s), (&g, &b))) in xr.iter_mut().zip(or.iter_mut()).zip(per_channel()) {
+            for ((xv, ov), ((&m, &s), (&g, &b))) in
+                xr.iter_mut().zip(or.iter_mut()).zip(per_channel())
+            {
                 let h = (*xv - m) * s;
                 *xv = h;
                 *ov += g * h + b;
             }
         } else {
-            for ((xv, ov), ((&m, &s), (&g, &b))) in xr.iter_mut().zip(or.iter_mut()).zip(per_channel()) {
+            for ((xv, ov), ((&m, &s), (&g, &b))) in
+                xr.iter_mut().zip(or.iter_mut()).zip(per_channel())
+            {
                 let h = (*xv - m) * s;
                 *xv = h;
                 *ov = g * h + b;

@@ -520,9 +520,11 @@ impl CellPlan {
         2 * acts - self.lens[INPUT] as u64
     }
 
-    /// Floats of one workspace's fixed buffers (padded copies, prepared weights,
-    /// parameter gradients).
-    pub fn floats_per_workspace(&self) -> u64 {
+    /// Floats of the buffers of one workspace of `micro` examples besides the tensors:
+    /// parameter gradients, each convolution's padded copies and prepared weights
+    /// (bounded above), the unfolded patches of the strided convolutions and the
+    /// pooling scratch.
+    pub fn floats_per_workspace(&self, micro: usize) -> u64 {
         let mut n = self.params as u64;
         for g in &self.convs {
             let (k, cin, cout) = (g.k as u64, g.cin as u64, g.cout as u64);
@@ -530,7 +532,15 @@ impl CellPlan {
             n += padded * cin + padded * cout + k * k * (cin + 16) * (cout + 16);
             n += (g.hin * g.win * g.cin + g.positions() * (g.cout + 16)) as u64;
         }
-        n
+        let (mut patches, mut pooled) = (0, 0);
+        for op in &self.ops {
+            match op {
+                Op::Strided { g, .. } => patches = patches.max(strided::patches_len(g, micro)),
+                Op::Pool3 { g, .. } => pooled = pooled.max(g.len() * micro),
+                _ => {}
+            }
+        }
+        n + 2 * patches as u64 + pooled as u64
     }
 }
 

@@ -244,3 +244,31 @@ fn the_statistics_are_those_of_the_whole_batch() {
         assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} vs {b}");
     }
 }
+
+#[test]
+fn the_memory_estimate_covers_what_a_model_allocates() {
+    for (text, micro) in [(BEST_C10, 4), (ALL_OPS, 7), (ZERO_NODE, 3)] {
+        let c = case(text, &tiny(), InputShape::new(3, 8, 8), 10, 1);
+        let m = model(&c, micro, 1, SimdPath::best());
+        let allocated: usize = m
+            .workspaces
+            .iter()
+            .map(|ws| {
+                ws.acts.iter().chain(&ws.grads).map(Vec::len).sum::<usize>()
+                    + ws.pgrads.len()
+                    + ws.patches.len()
+                    + ws.dpatches.len()
+                    + ws.pooled.len()
+            })
+            .sum::<usize>()
+            + 3 * m.params.len();
+        let workspaces = m.workspaces.len() as u64;
+        let estimate = 3 * c.plan.params as u64
+            + workspaces * c.plan.floats_per_workspace(micro)
+            + workspaces * micro as u64 * c.plan.floats_per_example();
+        assert!(
+            allocated as u64 <= estimate,
+            "{text}: {allocated} floats allocated, {estimate} estimated"
+        );
+    }
+}
