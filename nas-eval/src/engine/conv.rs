@@ -191,6 +191,26 @@ fn copy_interior(
     }
 }
 
+/// Image `img` of `input` as the convolution reads it: copied into the interior of the
+/// zero-bordered `xpad`, or itself for a 1x1 convolution without padding (its padded
+/// copy would equal it).
+fn padded_image<'a>(g: &ConvGeom, input: &'a [f32], img: usize, xpad: &'a mut [f32]) -> &'a [f32] {
+    let in_len = g.hin * g.win * g.cin;
+    let image = &input[img * in_len..(img + 1) * in_len];
+    if g.k == 1 && g.pad == 0 {
+        return image;
+    }
+    copy_interior(
+        image,
+        (g.hin, g.win, g.cin),
+        g.pad,
+        xpad,
+        g.padded_h(),
+        g.padded_w(),
+    );
+    xpad
+}
+
 /// Forward pass of `n` images: `out = act(conv(input) + bias)` (`bufs` holds the weight
 /// when it needs padding, see [`Buffers::set_forward_weight`]); `pre` receives the pre-activation when the activation
 /// needs it (GELU).
@@ -210,21 +230,13 @@ pub(crate) fn forward(
     let Buffers { xpad, wfwd, .. } = bufs;
     let weight: &[f32] = if wfwd.is_empty() { weight } else { wfwd };
     let ldw = pad_lanes(g.cout);
-    let in_len = g.hin * g.win * g.cin;
     let out_len = g.positions() * g.cout;
     let gelu = act == Activation::Gelu;
     for img in 0..n {
-        copy_interior(
-            &input[img * in_len..(img + 1) * in_len],
-            (g.hin, g.win, g.cin),
-            g.pad,
-            xpad,
-            g.padded_h(),
-            g.padded_w(),
-        );
+        let x = padded_image(g, input, img, xpad);
         let o = &mut out[img * out_len..(img + 1) * out_len];
         let conv = Conv::new(
-            (xpad, g.cin, g.padded_w()),
+            (x, g.cin, g.padded_w()),
             (g.k, g.hout, g.wout),
             (weight, ldw, g.cout),
             (o, g.cout),
@@ -241,6 +253,114 @@ pub(crate) fn forward(
             &mut []
         };
         bias_act_forward(path, o, p, bias, Some(act));
+    }
+}
+
+/// Forward pass of `n` images without bias or activation: `out = conv(input)` (the
+/// convolutions of cell networks, each followed by batch normalisation:
+/// `nn.Conv2d(.., bias=False)`). Same products, in the same order, as [`forward`].
+pub(crate) fn forward_plain(
+    path: SimdPath,
+    g: &ConvGeom,
+    n: usize,
+    input: &[f32],
+    weight: &[f32],
+    out: &mut [f32],
+    bufs: &mut Buffers,
+) {
+    let Buffers { xpad, wfwd, .. } = bufs;
+    let weight: &[f32] = if wfwd.is_empty() { weight } else { wfwd };
+    let ldw = pad_lanes(g.cout);
+    let out_len = g.positions() * g.cout;
+    for img in 0..n {
+        let x = padded_image(g, input, img, xpad);
+        dispatch(
+            path,
+            Conv::new(
+                (x, g.cin, g.padded_w()),
+                (g.k, g.hout, g.wout),
+                (weight, ldw, g.cout),
+                (&mut out[img * out_len..(img + 1) * out_len], g.cout),
+            ),
+        );
+    }
+}
+
+/// The gradients of image `img` from the gradient `dz` of its pre-activation: the
+/// weight gradient, a new sum or (`continued`) continuing the chains of earlier images,
+/// and, when `grad_in` is given, the image's input gradient, written to it or (`true`)
+/// added to what it holds (`bufs` holds the flipped weight, see
+/// [`Buffers::set_flipped_weight`]).
+#[allow(clippy::too_many_arguments)]
+fn image_gradients(
+    path: SimdPath,
+    g: &ConvGeom,
+    input: &[f32],
+    img: usize,
+    dz: &[f32],
+    grad_weight: &mut [f32],
+    continued: bool,
+    grad_in: Option<(&mut [f32], bool)>,
+    bufs: &mut Buffers,
+) {
+    let Buffers {
+        xpad,
+        gpad,
+        dzpad,
+        wflip,
+        gacc,
+        ..
+    } = bufs;
+    let ldz = pad_lanes(g.cout);
+    let x = padded_image(g, input, img, xpad);
+    let dz_rows: &[f32] = if g.cout == ldz {
+        dz
+    } else {
+        for (dst, src) in dzpad.chunks_exact_mut(ldz).zip(dz.chunks_exact(g.cout)) {
+            dst[..g.cout].copy_from_slice(src);
+        }
+        dzpad
+    };
+    dispatch(
+        path,
+        WeightGrad::new(
+            (x, g.cin, g.padded_w()),
+            (g.k, g.hout, g.wout),
+            (dz_rows, ldz, g.cout),
+            grad_weight,
+            continued,
+        ),
+    );
+    let Some((gi, accumulate)) = grad_in else {
+        return;
+    };
+    let (gh, gw) = g.grad_padded();
+    // A 1x1 convolution without padding correlates the gradient itself.
+    let dzp: &[f32] = if g.k == 1 && g.pad == 0 {
+        dz
+    } else {
+        copy_interior(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
+        gpad
+    };
+    let dst: &mut [f32] = if accumulate {
+        gacc.resize(gi.len(), 0.0);
+        gacc
+    } else {
+        &mut *gi
+    };
+    dispatch(
+        path,
+        Conv::new(
+            (dzp, g.cout, gw),
+            (g.k, g.hin, g.win),
+            (wflip, pad_lanes(g.cin), g.cin),
+            (&mut *dst, g.cin),
+        ),
+    );
+    if accumulate {
+        for (a, &b) in gi.iter_mut().zip(gacc.iter()) {
+            *a += b;
+        }
     }
 }
 
@@ -266,16 +386,6 @@ pub(crate) fn backward(
     bufs: &mut Buffers,
     first: bool,
 ) {
-    let Buffers {
-        xpad,
-        gpad,
-        dzpad,
-        wflip,
-        ..
-    } = bufs;
-    let ldz = pad_lanes(g.cout);
-    let ldi = pad_lanes(g.cin);
-    let (gh, gw) = g.grad_padded();
     let mut grad_in = grad_in;
     let in_len = g.hin * g.win * g.cin;
     let out_len = g.positions() * g.cout;
@@ -296,92 +406,10 @@ pub(crate) fn backward(
             grad_bias,
             continued,
         );
-        let dz = &*dz;
-        let x = &input[img * in_len..(img + 1) * in_len];
-        copy_interior(
-            x,
-            (g.hin, g.win, g.cin),
-            g.pad,
-            xpad,
-            g.padded_h(),
-            g.padded_w(),
-        );
-        let dz_rows: &[f32] = if g.cout == ldz {
-            dz
-        } else {
-            for (dst, src) in dzpad.chunks_exact_mut(ldz).zip(dz.chunks_exact(g.cout)) {
-                dst[..g.cout].copy_from_slice(src);
-            }
-            dzpad
-        };
-        dispatch(
-            path,
-            WeightGrad::new(
-                (xpad, g.cin, g.padded_w()),
-                (g.k, g.hout, g.wout),
-                (dz_rows, ldz, g.cout),
-                grad_weight,
-                continued,
-            ),
-        );
-        if let Some(gi) = grad_in.as_deref_mut() {
-            copy_interior(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
-            dispatch(
-                path,
-                Conv::new(
-                    (gpad, g.cout, gw),
-                    (g.k, g.hin, g.win),
-                    (wflip, ldi, g.cin),
-                    (&mut gi[img * in_len..(img + 1) * in_len], g.cin),
-                ),
-            );
-        }
-    }
-}
-
-/// Forward pass of `n` images without bias or activation: `out = conv(input)` (the
-/// convolutions of cell networks, each followed by batch normalisation:
-/// `nn.Conv2d(.., bias=False)`). Same products, in the same order, as [`forward`].
-pub(crate) fn forward_plain(
-    path: SimdPath,
-    g: &ConvGeom,
-    n: usize,
-    input: &[f32],
-    weight: &[f32],
-    out: &mut [f32],
-    bufs: &mut Buffers,
-) {
-    let Buffers { xpad, wfwd, .. } = bufs;
-    let weight: &[f32] = if wfwd.is_empty() { weight } else { wfwd };
-    let ldw = pad_lanes(g.cout);
-    let in_len = g.hin * g.win * g.cin;
-    let out_len = g.positions() * g.cout;
-    // A 1x1 convolution without padding reads the image itself.
-    let direct = g.k == 1 && g.pad == 0;
-    for img in 0..n {
-        let image = &input[img * in_len..(img + 1) * in_len];
-        let x: &[f32] = if direct {
-            image
-        } else {
-            copy_interior(
-                image,
-                (g.hin, g.win, g.cin),
-                g.pad,
-                xpad,
-                g.padded_h(),
-                g.padded_w(),
-            );
-            xpad
-        };
-        dispatch(
-            path,
-            Conv::new(
-                (x, g.cin, g.padded_w()),
-                (g.k, g.hout, g.wout),
-                (weight, ldw, g.cout),
-                (&mut out[img * out_len..(img + 1) * out_len], g.cout),
-            ),
-        );
+        let gi = grad_in
+            .as_deref_mut()
+            .map(|gi| (&mut gi[img * in_len..(img + 1) * in_len], false));
+        image_gradients(path, g, input, img, dz, grad_weight, continued, gi, bufs);
     }
 }
 
@@ -400,84 +428,15 @@ pub(crate) fn backward_plain(
     grad_in: Option<(&mut [f32], bool)>,
     bufs: &mut Buffers,
 ) {
-    let Buffers {
-        xpad,
-        gpad,
-        dzpad,
-        wflip,
-        gacc,
-        ..
-    } = bufs;
-    let ldz = pad_lanes(g.cout);
-    let ldi = pad_lanes(g.cin);
-    let (gh, gw) = g.grad_padded();
     let mut grad_in = grad_in;
     let in_len = g.hin * g.win * g.cin;
     let out_len = g.positions() * g.cout;
-    let direct = g.k == 1 && g.pad == 0;
     for img in 0..n {
         let dz = &grad_out[img * out_len..(img + 1) * out_len];
-        let image = &input[img * in_len..(img + 1) * in_len];
-        let x: &[f32] = if direct {
-            image
-        } else {
-            copy_interior(
-                image,
-                (g.hin, g.win, g.cin),
-                g.pad,
-                xpad,
-                g.padded_h(),
-                g.padded_w(),
-            );
-            xpad
-        };
-        let dz_rows: &[f32] = if g.cout == ldz {
-            dz
-        } else {
-            for (dst, src) in dzpad.chunks_exact_mut(ldz).zip(dz.chunks_exact(g.cout)) {
-                dst[..g.cout].copy_from_slice(src);
-            }
-            dzpad
-        };
-        dispatch(
-            path,
-            WeightGrad::new(
-                (x, g.cin, g.padded_w()),
-                (g.k, g.hout, g.wout),
-                (dz_rows, ldz, g.cout),
-                grad_weight,
-                img > 0,
-            ),
-        );
-        if let Some((gi, accumulate)) = grad_in.as_mut() {
-            let dzp: &[f32] = if direct {
-                dz
-            } else {
-                copy_interior(dz, (g.hout, g.wout, g.cout), g.grad_pad(), gpad, gh, gw);
-                gpad
-            };
-            let gi = &mut gi[img * in_len..(img + 1) * in_len];
-            let dst: &mut [f32] = if *accumulate {
-                gacc.resize(in_len, 0.0);
-                gacc
-            } else {
-                gi
-            };
-            dispatch(
-                path,
-                Conv::new(
-                    (dzp, g.cout, gw),
-                    (g.k, g.hin, g.win),
-                    (wflip, ldi, g.cin),
-                    (&mut *dst, g.cin),
-                ),
-            );
-            if *accumulate {
-                for (a, &b) in gi.iter_mut().zip(gacc.iter()) {
-                    *a += b;
-                }
-            }
-        }
+        let gi = grad_in
+            .as_mut()
+            .map(|(gi, add)| (&mut gi[img * in_len..(img + 1) * in_len], *add));
+        image_gradients(path, g, input, img, dz, grad_weight, img > 0, gi, bufs);
     }
 }
 
