@@ -45,7 +45,7 @@ use super::init;
 use super::loss::{LossSum, softmax_cross_entropy};
 use super::simd::SimdPath;
 use super::strided::{self, StridedGeom};
-use super::{NasRng, Optimizer, for_each_item};
+use super::{NasRng, OptimState, Optimizer, for_each_item};
 use crate::backend::{Batch, Model};
 use crate::error::Result;
 
@@ -937,10 +937,7 @@ pub(crate) struct CellModel {
     params: Vec<f32>,
     /// Running mean then running variance of every batch norm, by slot.
     running: Vec<(Vec<f32>, Vec<f32>)>,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    optimizer: Optimizer,
-    t: u64,
+    optim: OptimState,
     workspaces: Vec<CellWorkspace>,
     micro: usize,
     batch_size: usize,
@@ -977,10 +974,7 @@ impl CellModel {
             plan,
             params,
             running,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            optimizer,
-            t: 0,
+            optim: OptimState::new(optimizer, n),
             workspaces,
             micro,
             batch_size,
@@ -1218,18 +1212,16 @@ impl Model for CellModel {
             self.running = saved;
             return Ok(loss);
         }
-        self.t += 1;
-        let step = self.optimizer.step(self.t, lr_scale);
         let partials: Vec<&[f32]> = self.workspaces[..chunks]
             .iter()
             .map(|w| &w.pgrads[..])
             .collect();
-        super::update_params(
+        self.optim.step(
             self.pool.as_ref(),
             self.path,
-            step,
-            (&mut self.params, &mut self.m, &mut self.v),
+            &mut self.params,
             &partials,
+            lr_scale,
         );
         Ok(loss)
     }

@@ -115,6 +115,48 @@ fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>> {
         })
 }
 
+/// A model's optimiser with its state: the moment buffers (empty when unused) and the
+/// number of steps taken.
+pub(crate) struct OptimState {
+    optimizer: Optimizer,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: u64,
+}
+
+impl OptimState {
+    /// `optimizer` before its first step on `n` parameters.
+    fn new(optimizer: Optimizer, n: usize) -> Self {
+        OptimState {
+            optimizer,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
+    }
+
+    /// The next step on `params` from the micro-batches' partial gradients, with the
+    /// learning rate scaled by `lr_scale` (see [`update_params`]).
+    fn step(
+        &mut self,
+        pool: Option<&rayon::ThreadPool>,
+        path: Path,
+        params: &mut [f32],
+        partials: &[&[f32]],
+        lr_scale: f64,
+    ) {
+        self.t += 1;
+        let step = self.optimizer.step(self.t, lr_scale);
+        update_params(
+            pool,
+            path,
+            step,
+            (params, &mut self.m, &mut self.v),
+            partials,
+        );
+    }
+}
+
 /// One optimiser step on every parameter, from the micro-batches' partial gradients
 /// (summed in micro-batch order), block by block, on the pool's threads when there is a
 /// pool: the same bits whatever the thread count.
@@ -152,10 +194,7 @@ fn update_params(
 pub(crate) struct NativeModel {
     plan: Plan,
     params: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    optimizer: Optimizer,
-    t: u64,
+    optim: OptimState,
     workspaces: Vec<Workspace>,
     micro: usize,
     batch_size: usize,
@@ -189,10 +228,7 @@ impl NativeModel {
         Ok(NativeModel {
             plan,
             params,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            optimizer,
-            t: 0,
+            optim: OptimState::new(optimizer, n),
             workspaces,
             micro,
             batch_size,
@@ -304,8 +340,6 @@ impl Model for NativeModel {
         if !loss.is_finite() {
             return Ok(loss);
         }
-        self.t += 1;
-        let step = self.optimizer.step(self.t, lr_scale);
         // The partial gradients, by reference, on the stack (no allocation per step
         // unless a batch has more than STACK_CHUNKS micro-batches).
         let empty: &[f32] = &[];
@@ -323,12 +357,12 @@ impl Model for NativeModel {
                 .collect();
             &on_heap
         };
-        update_params(
+        self.optim.step(
             self.pool.as_ref(),
             self.path,
-            step,
-            (&mut self.params, &mut self.m, &mut self.v),
+            &mut self.params,
             partials,
+            lr_scale,
         );
         Ok(loss)
     }
