@@ -137,9 +137,20 @@ impl EvalReport {
             (
                 "training",
                 format!(
-                    "{} lr {} wd {} batch {} threads {} backend {} seed {}",
-                    t.optimizer.name(),
+                    "{} lr {}{} wd {} batch {} threads {} backend {} seed {}",
+                    match t.optimizer {
+                        crate::OptimizerKind::Sgd => format!(
+                            "sgd momentum {}{}",
+                            t.momentum,
+                            if t.nesterov { " nesterov" } else { "" }
+                        ),
+                        crate::OptimizerKind::Adamw => t.optimizer.name().to_string(),
+                    },
                     t.learning_rate,
+                    match t.lr_schedule {
+                        crate::LrSchedule::Constant => String::new(),
+                        schedule => format!(" {}", schedule.name()),
+                    },
                     t.weight_decay,
                     t.batch_size,
                     t.threads,

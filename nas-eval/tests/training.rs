@@ -378,6 +378,8 @@ fn eval_one_reports_json_without_nan_and_a_table() {
     let sgd = TrainParams {
         optimizer: OptimizerKind::Sgd,
         learning_rate: Some(1e6),
+        nesterov: true,
+        lr_schedule: LrSchedule::Cosine,
         ..TrainParams::default()
     }
     .check()
@@ -394,4 +396,10 @@ fn eval_one_reports_json_without_nan_and_a_table() {
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["status"], "diverged");
     assert!(json["val_acc"].is_null());
+    // The table names the whole optimiser: momentum, Nesterov, the schedule.
+    let table = report.to_table();
+    assert!(
+        table.contains("sgd momentum 0.9 nesterov lr 1000000 cosine wd 0 batch 128"),
+        "{table}"
+    );
 }
