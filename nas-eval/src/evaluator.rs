@@ -341,13 +341,9 @@ pub(crate) fn cost(
     match arch {
         Architecture::Chain(chain) => chain.cost(input, classes),
         Architecture::Cell(cell) => {
-            let space = nas_core::space::CellParams {
-                nodes: cell.nodes() as u32,
-                ops: nas_core::CellOp::ALL.to_vec(),
-                skeleton: params.cell_skeleton.clone(),
-            }
-            .check(input)
-            .map_err(|e| e.to_string())?;
+            let space = nas_core::space::CellParams::holding(cell, params.cell_skeleton.clone())
+                .check(input)
+                .map_err(|e| e.to_string())?;
             Ok(space.cost(cell, classes))
         }
         Architecture::Macro(_) => Err(crate::engine::network::untrainable(arch)),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use nas_core::space::{CellParams, CellSkeleton, MacroParams};
-use nas_core::{Architecture, Budget, CellOp, InputShape, SearchSpaceParams};
+use nas_core::{Architecture, Budget, InputShape, SearchSpaceParams};
 use nas_eval::data::{self, DatasetKind};
 use nas_eval::{BackendKind, LrSchedule, OptimizerKind, TrainParams, eval_one};
 
@@ -157,23 +157,24 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
     }
     .check()
     .map_err(|e| BadInput::new(format!("invalid training settings: {e}")))?;
-    if let Architecture::Cell(cell) = &arch {
-        let skeleton = CellSkeleton {
-            stem_channels: args.stem_channels,
-            cells_per_stage: args.cells_per_stage,
-            stages: args.stages,
-        };
-        // The space's checks: the skeleton's bounds, and a map every reduction block
-        // can halve (named by flag).
-        CellParams {
-            nodes: cell.nodes() as u32,
-            ops: CellOp::ALL.to_vec(),
-            skeleton: skeleton.clone(),
+    // A cell's space: the skeleton's bounds are checked before the data are loaded,
+    // the map every reduction block halves after (errors named by flag).
+    let cell_space = match &arch {
+        Architecture::Cell(cell) => {
+            let skeleton = CellSkeleton {
+                stem_channels: args.stem_channels,
+                cells_per_stage: args.cells_per_stage,
+                stages: args.stages,
+            };
+            let space = CellParams::holding(cell, skeleton.clone());
+            space
+                .validate()
+                .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
+            params.cell_skeleton = skeleton;
+            Some(space)
         }
-        .validate()
-        .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
-        params.cell_skeleton = skeleton;
-    }
+        _ => None,
+    };
     if args.epochs == 0 {
         return Err(BadInput::new("--epochs must be at least 1").into());
     }
@@ -193,20 +194,18 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
                 BadInput::new(format!("--arch does not fit {} images: {e}", dataset.shape))
             })?;
         }
-        Architecture::Cell(cell) => {
-            CellParams {
-                nodes: cell.nodes() as u32,
-                ops: CellOp::ALL.to_vec(),
-                skeleton: params.cell_skeleton.clone(),
-            }
-            .check(dataset.shape)
-            .map_err(|e| {
-                BadInput::new(format!(
-                    "--arch does not fit {} images: {}",
-                    dataset.shape,
-                    flag_names(&e.to_string())
-                ))
-            })?;
+        Architecture::Cell(_) => {
+            cell_space
+                .as_ref()
+                .expect("set for a cell above")
+                .check(dataset.shape)
+                .map_err(|e| {
+                    BadInput::new(format!(
+                        "--arch does not fit {} images: {}",
+                        dataset.shape,
+                        flag_names(&e.to_string())
+                    ))
+                })?;
         }
         other @ Architecture::Macro(_) => {
             return Err(BadInput::new(format!(

@@ -93,6 +93,17 @@ fn field(name: &str) -> String {
 }
 
 impl CellParams {
+    /// The space of every cell with `cell`'s number of nodes and any operation
+    /// ([`CellOp::ALL`]), stacked in `skeleton`: what one cell trained or costed outside
+    /// a configured space (`nas eval --arch`) is checked against.
+    pub fn holding(cell: &Cell, skeleton: CellSkeleton) -> Self {
+        CellParams {
+            nodes: cell.nodes() as u32,
+            ops: CellOp::ALL.to_vec(),
+            skeleton,
+        }
+    }
+
     /// Checks every field that does not depend on the input shape.
     pub fn validate(&self) -> Result<()> {
         if self.nodes < 2 || self.nodes as usize > MAX_NODES {

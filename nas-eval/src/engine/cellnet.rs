@@ -899,16 +899,12 @@ fn backward_op(
             avgpool::global_backward(g, n, dy, dx, add);
         }
         Op::Head { g, src, dst, w, b } => {
+            // The head reads the pooled features, which nothing else reads: its input
+            // gradient is always the first.
+            debug_assert!(!add, "the pooled features have one reader");
             let (gw, gb) = pgrads[w..b + g.nout].split_at_mut(b - w);
-            let (dy, dx) = read_write(grads, dst, src);
-            let mut dy_copy = dy[..n * g.nout].to_vec();
-            let mut tmp = Vec::new();
-            let gi: &mut [f32] = if add {
-                tmp = vec![0.0; n * g.nin];
-                &mut tmp
-            } else {
-                &mut dx[..n * g.nin]
-            };
+            let (dy, dx) = two_mut(grads, dst, src);
+            // No activation: the logit gradient is left as it is.
             dense::backward(
                 path,
                 &g,
@@ -918,14 +914,11 @@ fn backward_op(
                 None,
                 &acts[dst][..n * g.nout],
                 &[],
-                &mut dy_copy,
+                &mut dy[..n * g.nout],
                 gw,
                 gb,
-                Some(gi),
+                Some(&mut dx[..n * g.nin]),
             );
-            if add {
-                write_or_add(&mut dx[..n * g.nin], &tmp, true);
-            }
         }
     }
 }
