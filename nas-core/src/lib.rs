@@ -61,4 +61,4 @@ pub use space::{
     Actions, ChainParams, Decision, Genetics, SearchSpace, SearchSpaceParams, SpaceKind,
 };
 pub use strategy::{Params, Strategy};
-pub use trial::{Metrics, Status, Trial};
+pub use trial::{EpochScore, Metrics, Status, Trial};

@@ -71,6 +71,26 @@ pub struct Metrics {
     pub epochs: f64,
     /// Wall-clock seconds of training (not reproducible; kept out of the compared tables).
     pub train_seconds: f64,
+    /// The learning curve: the validation score after each epoch, `curve[e - 1]` after
+    /// epoch `e` (empty unless the evaluator was asked to record it, e.g. `[training]
+    /// curve = true`). The last entry is the final validation score. Left out of files
+    /// when empty, so journals written before curves existed read back unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<EpochScore>,
+}
+
+/// The validation score of a trial after one epoch of its training (one point of its
+/// learning curve, as NAS-Bench-201 records them).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochScore {
+    /// Accuracy on the validation split after the epoch, in [0, 1].
+    pub val_acc: f64,
+    /// Mean cross-entropy on the validation split after the epoch.
+    pub val_loss: f64,
+    /// Wall-clock seconds of training from the start of the trial to the end of the
+    /// epoch, not counting the scoring (not reproducible).
+    pub train_seconds: f64,
 }
 
 impl Metrics {
@@ -103,6 +123,25 @@ impl Metrics {
                 return Err(format!(
                     "{field} = {v} (allowed: a finite number, 0 or more)"
                 ));
+            }
+        }
+        for (i, point) in self.curve.iter().enumerate() {
+            let epoch = i + 1;
+            if !(point.val_acc.is_finite() && (0.0..=1.0).contains(&point.val_acc)) {
+                return Err(format!(
+                    "curve[{epoch}].val_acc = {} (allowed: a fraction in [0, 1])",
+                    point.val_acc
+                ));
+            }
+            for (field, v) in [
+                ("val_loss", point.val_loss),
+                ("train_seconds", point.train_seconds),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(format!(
+                        "curve[{epoch}].{field} = {v} (allowed: a finite number, 0 or more)"
+                    ));
+                }
             }
         }
         Ok(())
@@ -193,6 +232,27 @@ mod tests {
     }
 
     #[test]
+    fn a_curve_is_left_out_of_files_when_empty_and_reads_back_when_present() {
+        let plain = Metrics {
+            val_acc: Some(0.5),
+            ..Metrics::default()
+        };
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(!text.contains("curve"), "{text}");
+        assert_eq!(serde_json::from_str::<Metrics>(&text).unwrap(), plain);
+        let with = Metrics {
+            curve: vec![EpochScore {
+                val_acc: 0.25,
+                val_loss: 2.5,
+                train_seconds: 0.125,
+            }],
+            ..plain
+        };
+        let text = serde_json::to_string(&with).unwrap();
+        assert_eq!(serde_json::from_str::<Metrics>(&text).unwrap(), with);
+    }
+
+    #[test]
     fn record_takes_an_evaluation_or_fails_with_the_error() {
         let metrics = Metrics {
             val_acc: Some(0.5),
@@ -265,6 +325,24 @@ mod tests {
                     ..Metrics::default()
                 },
                 "epochs = -inf",
+            ),
+            (
+                Metrics {
+                    curve: vec![
+                        EpochScore {
+                            val_acc: 0.5,
+                            val_loss: 1.0,
+                            train_seconds: 1.0,
+                        },
+                        EpochScore {
+                            val_acc: 0.6,
+                            val_loss: f64::NAN,
+                            train_seconds: 2.0,
+                        },
+                    ],
+                    ..Metrics::default()
+                },
+                "curve[2].val_loss = NaN",
             ),
         ] {
             let mut trial = in_flight();

@@ -301,6 +301,7 @@ impl TrainingEvaluator {
             batch,
             self.params.lr_schedule,
             &mut shuffle,
+            self.params.curve,
         )?;
         let split = |s: Option<Score>| (s.map(|s| s.acc), s.map(|s| s.loss));
         let (val_acc, val_loss) = split(out.val);
@@ -314,6 +315,7 @@ impl TrainingEvaluator {
             macs: cost.macs,
             epochs: out.epochs,
             train_seconds: out.train_seconds,
+            curve: out.curve,
         };
         let train_img_per_s = (out.train_seconds > 0.0 && out.images_seen > 0)
             .then(|| out.images_seen as f64 / out.train_seconds);

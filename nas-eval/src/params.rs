@@ -177,6 +177,11 @@ pub struct TrainParams {
     /// on the machine; set it for a limit that does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<ByteSize>,
+    /// Record the learning curve: score the validation images after every epoch, not
+    /// only the last (default false; each extra pass costs about a third of a training
+    /// epoch over as many images). See [`nas_core::Metrics::curve`].
+    #[serde(skip_serializing_if = "is_false")]
+    pub curve: bool,
 }
 
 impl Default for TrainParams {
@@ -194,6 +199,7 @@ impl Default for TrainParams {
             backend: BackendKind::Native,
             subset_seed: 0,
             max_memory: None,
+            curve: false,
         }
     }
 }
@@ -228,6 +234,9 @@ pub struct TrainValidParams {
     /// The configured memory limit of one trial, in bytes (None: the machine's budget).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<u64>,
+    /// Record the validation score after every epoch.
+    #[serde(skip_serializing_if = "is_false")]
+    pub curve: bool,
     /// The skeleton a cell architecture is trained in (default NAS-Bench-201's: stem of
     /// 16 channels, 3 stages of 5 cells). Part of the search space, not of the training
     /// settings: the caller sets it from `[space.skeleton]`, and it is not serialised
@@ -333,6 +342,7 @@ impl TrainParams {
             backend: self.backend,
             subset_seed: self.subset_seed,
             max_memory: self.max_memory.map(ByteSize::bytes),
+            curve: self.curve,
             cell_skeleton: nas_core::space::CellSkeleton::default(),
         })
     }

@@ -11,6 +11,7 @@ use crate::engine::NasRng;
 use crate::error::Result;
 use crate::input::Normalizer;
 use crate::params::LrSchedule;
+use nas_core::EpochScore;
 
 /// Accuracy and mean loss on a set of images.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +37,8 @@ pub(crate) struct Outcome {
     pub train_seconds: f64,
     /// Training images processed.
     pub images_seen: u64,
+    /// The validation score after each completed epoch, when asked for (see [`train`]).
+    pub curve: Vec<EpochScore>,
 }
 
 /// The data of one training run.
@@ -55,6 +58,13 @@ pub(crate) struct RunData<'a> {
 /// Trains `model` for `epochs` epochs in batches of `batch_size` with the learning rate
 /// following `schedule` over the run's steps, shuffling the training images every epoch
 /// with `shuffle_rng`, then scores it.
+///
+/// With `curve`, the validation images are also scored after every epoch but the last
+/// (whose score is the final one) and the scores recorded in [`Outcome::curve`]. Scoring
+/// reads the model without changing it, so the training, its final weights and its final
+/// scores are the same bits with and without the curve; the schedule still spans all
+/// `epochs` (the curve of one run, as NAS-Bench-201 records it, not a series of shorter
+/// runs). A validation loss that is not finite after an epoch ends the run as diverged.
 pub(crate) fn train(
     model: &mut dyn Model,
     data: &RunData<'_>,
@@ -62,15 +72,18 @@ pub(crate) fn train(
     batch_size: usize,
     schedule: LrSchedule,
     shuffle_rng: &mut NasRng,
+    curve: bool,
 ) -> Result<Outcome> {
     let mut order = data.train.to_vec();
     let steps_per_epoch = order.len().div_ceil(batch_size);
     let total_steps = steps_per_epoch as u64 * u64::from(epochs);
     let mut step = 0u64;
     let mut seen = 0u64;
-    let start = Instant::now();
+    let mut train_seconds = 0.0;
+    let mut points = Vec::new();
     let mut diverged = None;
     'epochs: for epoch in 0..epochs {
+        let start = Instant::now();
         order.shuffle(shuffle_rng);
         for (s, idx) in order.chunks(batch_size).enumerate() {
             let batch = Batch {
@@ -90,8 +103,23 @@ pub(crate) fn train(
             step += 1;
             seen += idx.len() as u64;
         }
+        train_seconds += start.elapsed().as_secs_f64();
+        if curve && epoch + 1 < epochs {
+            let val = score(model, data.train_images, data.val, data.norm)?;
+            if !val.loss.is_finite() {
+                diverged = Some((
+                    format!("validation loss is not finite after epoch {}", epoch + 1),
+                    f64::from(epoch + 1),
+                ));
+                break 'epochs;
+            }
+            points.push(EpochScore {
+                val_acc: val.acc,
+                val_loss: val.loss,
+                train_seconds,
+            });
+        }
     }
-    let train_seconds = start.elapsed().as_secs_f64();
     if let Some((reason, epochs_done)) = diverged {
         return Ok(Outcome {
             diverged: Some(reason),
@@ -100,6 +128,7 @@ pub(crate) fn train(
             epochs: epochs_done,
             train_seconds,
             images_seen: seen,
+            curve: points,
         });
     }
     let mut outcome = Outcome {
@@ -109,14 +138,24 @@ pub(crate) fn train(
         epochs: f64::from(epochs),
         train_seconds,
         images_seen: seen,
+        curve: Vec::new(),
     };
     let val = score(model, data.train_images, data.val, data.norm)?;
     if !val.loss.is_finite() {
         outcome.diverged = Some(format!(
             "validation loss is not finite after epoch {epochs}"
         ));
+        outcome.curve = points;
         return Ok(outcome);
     }
+    if curve {
+        points.push(EpochScore {
+            val_acc: val.acc,
+            val_loss: val.loss,
+            train_seconds,
+        });
+    }
+    outcome.curve = points;
     outcome.val = Some(val);
     if let Some(test) = data.test {
         let all: Vec<u32> = (0..test.len() as u32).collect();
@@ -196,11 +235,102 @@ mod tests {
             ),
         ] {
             let mut model = Recorder(Vec::new());
-            train(&mut model, &data, 3, 4, schedule, &mut rng).unwrap();
+            train(&mut model, &data, 3, 4, schedule, &mut rng, false).unwrap();
             assert_eq!(model.0, want, "{schedule:?}");
         }
         let cosine = LrSchedule::Cosine;
         assert_eq!(cosine.factor(0, 9), 1.0);
         assert!(cosine.factor(8, 9) > 0.0 && cosine.factor(8, 9) < 0.05);
+    }
+
+    /// Counts its steps; its n-th evaluation (from 0) has `correct[n]` right answers and
+    /// mean loss `losses[n]` per image.
+    struct Scripted {
+        steps: u64,
+        correct: Vec<u64>,
+        losses: Vec<f64>,
+        evaluations: usize,
+    }
+
+    impl Model for Scripted {
+        fn train_step(&mut self, _: Batch<'_>, _: u64, _: f64) -> Result<f64> {
+            self.steps += 1;
+            Ok(1.0)
+        }
+        fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum> {
+            let n = self.evaluations;
+            self.evaluations += 1;
+            Ok(LossSum {
+                loss: self.losses[n] * batch.indices.len() as f64,
+                correct: self.correct[n],
+            })
+        }
+        fn weights(&self) -> Vec<f32> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn the_curve_holds_the_validation_score_after_every_epoch_and_ends_at_a_divergence() {
+        let images = Images {
+            pixels: vec![0; 40],
+            labels: vec![0; 10],
+        };
+        let norm = Normalizer::new(vec![0.0], vec![1.0]);
+        let all: Vec<u32> = (0..10).collect();
+        let data = RunData {
+            train_images: &images,
+            train: &all,
+            val: &all[..4],
+            test: None,
+            norm: &norm,
+        };
+        let run = |curve: bool, losses: Vec<f64>| {
+            let mut model = Scripted {
+                steps: 0,
+                correct: vec![1, 2, 3, 4],
+                losses,
+                evaluations: 0,
+            };
+            let mut rng = crate::seeds::trial_stream(1, 0);
+            let out = train(
+                &mut model,
+                &data,
+                3,
+                4,
+                LrSchedule::Constant,
+                &mut rng,
+                curve,
+            );
+            (out.unwrap(), model.steps)
+        };
+        // Without the curve: one validation pass at the end; with it, one per epoch,
+        // the last of which is the final score.
+        let (plain, steps) = run(false, vec![0.5, 0.4, 0.3]);
+        assert_eq!((steps, plain.curve.len()), (9, 0));
+        assert_eq!(plain.val.unwrap().acc, 0.25);
+        let (out, steps) = run(true, vec![0.5, 0.4, 0.3]);
+        assert_eq!(steps, 9);
+        let accs: Vec<f64> = out.curve.iter().map(|p| p.val_acc).collect();
+        let losses: Vec<f64> = out.curve.iter().map(|p| p.val_loss).collect();
+        assert_eq!(accs, [0.25, 0.5, 0.75]);
+        assert_eq!(losses, [0.5, 0.4, 0.3]);
+        assert_eq!(out.val.unwrap().acc, 0.75);
+        assert!(
+            out.curve
+                .windows(2)
+                .all(|w| w[0].train_seconds <= w[1].train_seconds)
+        );
+        assert_eq!(out.curve[2].train_seconds, out.train_seconds);
+        // A validation loss that is not finite after epoch 2 ends the run there.
+        let (out, steps) = run(true, vec![0.5, f64::NAN, 0.3]);
+        assert_eq!(steps, 6);
+        assert_eq!(out.curve.len(), 1);
+        assert_eq!(out.epochs, 2.0);
+        assert_eq!(
+            out.diverged.as_deref(),
+            Some("validation loss is not finite after epoch 2")
+        );
+        assert_eq!(out.val, None);
     }
 }

@@ -403,3 +403,70 @@ fn eval_one_reports_json_without_nan_and_a_table() {
         "{table}"
     );
 }
+
+#[test]
+fn a_learning_curve_leaves_the_training_unchanged_and_its_first_point_is_a_one_epoch_run() {
+    // A chain and a small NAS-Bench-201 cell (batch norm with running statistics, which
+    // the per-epoch scoring must not disturb).
+    let cell =
+        "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|";
+    for (text, skeleton) in [
+        ("conv3x3-4-relu > maxpool2 > dense16-tanh", None),
+        (
+            cell,
+            Some(nas_core::space::CellSkeleton {
+                stem_channels: 4,
+                cells_per_stage: 1,
+                stages: 2,
+            }),
+        ),
+    ] {
+        let a = arch(text);
+        let make = |curve| {
+            let mut params = TrainParams {
+                curve,
+                ..TrainParams::default()
+            }
+            .check()
+            .unwrap();
+            if let Some(s) = skeleton.clone() {
+                params.cell_skeleton = s;
+            }
+            let data = mini();
+            let split = data.validation_split(1000, 7).unwrap();
+            TrainingEvaluator::new(data, split, params).unwrap()
+        };
+        let budget = |epochs| Budget {
+            epochs,
+            train_subset: Some(256),
+        };
+        let (status, _, plain) = run(&make(false), &a, &budget(3), 5, true);
+        assert_eq!(status, Status::Ok, "{text}");
+        assert!(plain.curve.is_empty());
+        let (_, _, curve) = run(&make(true), &a, &budget(3), 5, true);
+        assert_eq!(
+            bits(&plain),
+            bits(&curve),
+            "{text}: the curve changed the run"
+        );
+        assert_eq!(curve.curve.len(), 3, "{text}");
+        let last = curve.curve[2];
+        assert_eq!(
+            (Some(last.val_acc), Some(last.val_loss)),
+            (curve.val_acc, curve.val_loss),
+            "{text}"
+        );
+        assert_ne!(curve.curve[0].val_loss, last.val_loss, "{text}");
+        // With a constant learning rate, the first epoch of a three-epoch run is a
+        // one-epoch run: same images in the same order, same steps.
+        let (_, _, one) = run(&make(false), &a, &budget(1), 5, false);
+        assert_eq!(
+            (
+                Some(curve.curve[0].val_acc),
+                Some(curve.curve[0].val_loss.to_bits())
+            ),
+            (one.val_acc, one.val_loss.map(f64::to_bits)),
+            "{text}"
+        );
+    }
+}

@@ -172,6 +172,7 @@ impl ExternalEvaluator {
             macs: m.macs.unwrap_or(cost.macs),
             epochs: m.epochs.unwrap_or(f64::from(request.budget.epochs)),
             train_seconds: m.train_seconds.unwrap_or(0.0),
+            curve: Vec::new(),
         })
     }
 }

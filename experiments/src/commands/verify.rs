@@ -122,6 +122,23 @@ fn differences(status: (Status, Status), a: Option<&Metrics>, b: Option<&Metrics
             out.push(format!("{field} {x} -> {y}"));
         }
     }
+    if a.curve.len() != b.curve.len() {
+        out.push(format!(
+            "curve of {} epochs -> {}",
+            a.curve.len(),
+            b.curve.len()
+        ));
+    }
+    for (i, (x, y)) in a.curve.iter().zip(&b.curve).enumerate() {
+        for (field, x, y) in [
+            ("val_acc", x.val_acc, y.val_acc),
+            ("val_loss", x.val_loss, y.val_loss),
+        ] {
+            if x.to_bits() != y.to_bits() {
+                out.push(format!("curve[{}].{field} {x:?} -> {y:?}", i + 1));
+            }
+        }
+    }
     out
 }
 
@@ -283,6 +300,7 @@ mod tests {
             macs: 20,
             epochs: 1.0,
             train_seconds: 3.0,
+            curve: Vec::new(),
         }
     }
 
@@ -305,6 +323,31 @@ mod tests {
         assert_eq!(
             differences((Status::Ok, Status::Diverged), Some(&a), Some(&a)),
             vec!["status ok -> diverged".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_learning_curve_is_compared_point_by_point_without_its_seconds() {
+        let point = |val_loss: f64, train_seconds: f64| nas_core::EpochScore {
+            val_acc: 0.5,
+            val_loss,
+            train_seconds,
+        };
+        let mut a = metrics(0.25);
+        a.curve = vec![point(0.5, 1.0), point(0.25, 2.0)];
+        let mut b = a.clone();
+        b.curve[0].train_seconds = 7.0;
+        let s = (Status::Ok, Status::Ok);
+        assert!(differences(s, Some(&a), Some(&b)).is_empty());
+        b.curve[1].val_loss = 0.3;
+        assert_eq!(
+            differences(s, Some(&a), Some(&b)),
+            vec!["curve[2].val_loss 0.25 -> 0.3".to_string()]
+        );
+        b.curve.pop();
+        assert_eq!(
+            differences(s, Some(&a), Some(&b)),
+            vec!["curve of 2 epochs -> 1".to_string()]
         );
     }
 }

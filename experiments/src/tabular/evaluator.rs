@@ -340,6 +340,7 @@ impl Evaluator for TabularEvaluator {
                     macs: row.macs.unwrap_or_default(),
                     epochs: row.epochs.unwrap_or_default(),
                     train_seconds: row.train_seconds.unwrap_or_default(),
+                    curve: Vec::new(),
                 };
                 match row.status {
                     Status::Ok | Status::Diverged => Ok(Evaluation {

@@ -190,6 +190,7 @@ pub fn check_row(row: &TableRow) -> Result<(), (String, String)> {
         macs: 0,
         epochs: row.epochs.unwrap_or(0.0),
         train_seconds: row.train_seconds.unwrap_or(0.0),
+        curve: Vec::new(),
     };
     if let Err(e) = metrics.check() {
         let column = e.split(" = ").next().unwrap_or_default().to_string();
