@@ -81,9 +81,11 @@ fn write_table_outputs(
         Ok(toml::Value::Table(t)) => t,
         _ => toml::Table::new(),
     };
+    let curve_epochs = config.training.curve.then_some(config.budget.epochs);
     let table = tabular::write_table(
         out,
         &rows,
+        curve_epochs,
         tabular::TableManifest {
             format: tabular::TABLE_FORMAT.0.into(),
             version: tabular::TABLE_FORMAT.1,
@@ -104,6 +106,7 @@ fn write_table_outputs(
             not_ok: 0,
             train_seconds_total: 0.0,
             table_sha256: String::new(),
+            curves: None,
         },
     )?;
     let evaluator = tabular::TabularEvaluator::open(out)?;

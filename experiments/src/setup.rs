@@ -279,20 +279,30 @@ pub fn scorer(
                     ),
                 ));
             }
-            if let Some(budget) = &info.budget
-                && budget != &config.budget
-            {
-                return Err(loaded.error(
-                    "budget",
-                    format!(
-                        "the table {} was recorded with epochs = {}{}; set the same [budget]",
-                        dir.display(),
-                        budget.epochs,
-                        budget
-                            .train_subset
-                            .map_or_else(String::new, |n| format!(", train_subset = {n}"))
-                    ),
-                ));
+            if let Some(budget) = &info.budget {
+                let curve = info.curve_epochs.unwrap_or(0);
+                let early = budget.train_subset == config.budget.train_subset
+                    && (1..=curve).contains(&config.budget.epochs);
+                if budget != &config.budget && !early {
+                    let subset = budget
+                        .train_subset
+                        .map_or_else(String::new, |n| format!(", train_subset = {n}"));
+                    let allowed = if curve > 0 {
+                        format!(
+                            "; set the same [budget], with epochs from 1 to {curve} (the table holds learning curves)"
+                        )
+                    } else {
+                        "; set the same [budget]".into()
+                    };
+                    return Err(loaded.error(
+                        "budget",
+                        format!(
+                            "the table {} was recorded with epochs = {}{subset}{allowed}",
+                            dir.display(),
+                            budget.epochs,
+                        ),
+                    ));
+                }
             }
             let space = bind_space(loaded, info.input)?;
             let identity = match info.budget {

@@ -299,3 +299,153 @@ fn tabulate_resumes_after_kills_without_retraining_finished_architectures() {
     );
     println!("tabulate: {kills} SIGKILLs, every architecture trained once, same table");
 }
+
+/// [`TABULATE`] with learning curves over 3 epochs, on a smaller space (8 architectures).
+fn curve_config() -> String {
+    TABULATE
+        .replace("epochs = 1", "epochs = 3")
+        .replace("[training]\n", "[training]\ncurve = true\n")
+        .replace("maxpool2d = true", "maxpool2d = false")
+        .replace("units = [16, 32]", "units = [16]")
+}
+
+#[test]
+fn a_tabulation_with_learning_curves_answers_every_recorded_epoch_and_rebuilds_from_its_journal() {
+    use experiments::tabular::{CURVES_CSV, read_table_with_curves};
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), "curves.toml", &curve_config());
+    let dir = tmp.path().join("table");
+    tabulate(&config, &dir);
+    let (manifest, rows, curves) = read_table_with_curves(&dir).unwrap();
+    let info = manifest
+        .curves
+        .clone()
+        .expect("the manifest declares the curves");
+    assert_eq!((info.epochs, info.rows), (3, rows.len() * 3));
+    assert_eq!(curves.len(), rows.len() * 3);
+    assert!(rows.iter().all(|r| r.status == nas_core::Status::Ok));
+
+    // `nas report` rebuilds the three files byte for byte from the journal.
+    let before: Vec<Vec<u8>> = ["table.csv", "table.json", CURVES_CSV]
+        .iter()
+        .map(|f| read(&dir, f))
+        .collect();
+    std::fs::remove_file(dir.join(CURVES_CSV)).unwrap();
+    nas()
+        .args(["report", dir.to_str().unwrap()])
+        .assert()
+        .success();
+    for (f, bytes) in ["table.csv", "table.json", CURVES_CSV].iter().zip(&before) {
+        assert_eq!(&read(&dir, f), bytes, "{f} rebuilt");
+    }
+
+    // Every epoch of the curve is answered: epoch 3 is the row, epochs 1 and 2 its
+    // curve, with the test score of the full training and the seconds to that epoch.
+    let evaluator = TabularEvaluator::open(&dir).unwrap();
+    let budget = |epochs| Budget {
+        epochs,
+        train_subset: Some(300),
+    };
+    for row in &rows {
+        let arch: Architecture = row.arch.parse().unwrap();
+        let curve: Vec<_> = curves
+            .iter()
+            .filter(|c| c.arch == row.arch && c.seed == row.seed)
+            .collect();
+        // The trial seed that reads this row's training seed.
+        let seed = (0..64u64)
+            .find(|&s| nas_core::derive_seed(s, "tabular-seed", 0) % 2 == u64::from(row.seed))
+            .unwrap();
+        for e in 1..=3u32 {
+            let m = evaluator
+                .evaluate(&EvalRequest {
+                    arch: &arch,
+                    budget: &budget(e),
+                    seed,
+                    test: true,
+                })
+                .unwrap()
+                .metrics;
+            let point = curve[e as usize - 1];
+            assert_eq!(m.val_acc, Some(point.val_acc), "{} epoch {e}", row.arch);
+            assert_eq!(m.val_loss, Some(point.val_loss));
+            assert_eq!(m.epochs, f64::from(e));
+            assert_eq!(m.test_acc, row.test_acc);
+            if e < 3 {
+                assert_eq!(m.train_seconds, point.train_seconds);
+            } else {
+                assert_eq!(Some(m.train_seconds), row.train_seconds);
+            }
+        }
+        for bad in [
+            budget(4),
+            Budget {
+                epochs: 2,
+                train_subset: Some(200),
+            },
+        ] {
+            let err = evaluator
+                .evaluate(&EvalRequest {
+                    arch: &arch,
+                    budget: &bad,
+                    seed,
+                    test: false,
+                })
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("any epochs from 1 to 3"), "{err}");
+        }
+    }
+
+    // A run reads any recorded epoch, and refuses one beyond the curve naming the field.
+    let run = format!(
+        "{}\n[evaluator]\nkind = \"tabular\"\ntable = {:?}\n\n[[strategy]]\nkind = \"random\"\n",
+        curve_config().replace("repetitions = 6", "repetitions = 2"),
+        dir.to_str().unwrap()
+    );
+    let early = write_config(
+        tmp.path(),
+        "early.toml",
+        &run.replace("epochs = 3", "epochs = 2"),
+    );
+    nas_ok("run", &early, &tmp.path().join("early"), &[]);
+    let trials = String::from_utf8(read(&tmp.path().join("early"), "trials.csv")).unwrap();
+    assert!(trials.lines().count() > 1, "{trials}");
+    let late = write_config(
+        tmp.path(),
+        "late.toml",
+        &run.replace("epochs = 3", "epochs = 4"),
+    );
+    let out = tmp.path().join("late");
+    common::nas_refused(
+        &[
+            "run",
+            late.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "with epochs from 1 to 3 (the table holds learning curves)",
+    );
+
+    // Damaged curves are refused naming the file, row and column.
+    let text = String::from_utf8(before[2].clone()).unwrap();
+    let swapped = text.replacen(",1,", ",2,", 1);
+    std::fs::write(dir.join(CURVES_CSV), &swapped).unwrap();
+    let err = read_table_with_curves(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("curves.csv") && err.contains("checksum"),
+        "{err}"
+    );
+    let mut json: serde_json::Value = serde_json::from_slice(&before[1]).unwrap();
+    json["curves"]["sha256"] = experiments::config::hex(&{
+        use sha2::Digest;
+        sha2::Sha256::digest(swapped.as_bytes())
+    })
+    .into();
+    std::fs::write(dir.join("table.json"), json.to_string()).unwrap();
+    let err = read_table_with_curves(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("curves.csv") && err.contains("row 2, column `epoch`: 2 (allowed: 1"),
+        "{err}"
+    );
+}

@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use nas_core::{
-    ArchId, Architecture, Budget, EvalError, EvalRequest, Evaluation, Evaluator, InputShape,
-    Metrics, SearchSpaceParams, Status, derive_seed,
+    ArchId, Architecture, Budget, EpochScore, EvalError, EvalRequest, Evaluation, Evaluator,
+    InputShape, Metrics, SearchSpaceParams, Status, derive_seed,
 };
 
-use super::table::{TABLE_CSV, TABLE_FORMAT, TABLE_JSON, TableManifest, TableRow, read_table};
+use super::table::{
+    TABLE_CSV, TABLE_FORMAT, TABLE_JSON, TableManifest, TableRow, read_table_with_curves,
+};
 use super::wide::{self, Metric, Noise, Pick, Record, WideManifest};
 use crate::config::hex;
 use crate::error::BadInput;
@@ -23,6 +25,8 @@ enum Table {
     Tabulated {
         manifest: TableManifest,
         rows: HashMap<ArchId, Vec<TableRow>>,
+        /// The learning curve of each row, by seed (empty without `curves.csv`).
+        curves: HashMap<ArchId, Vec<Vec<EpochScore>>>,
     },
     /// Imported: a record per architecture, several fidelities and seeds.
     Imported {
@@ -38,7 +42,14 @@ enum Table {
 ///
 /// - A table made by `nas tabulate` holds K recorded trainings per architecture; a trial
 ///   reads one, `derive_seed(trial_seed, "tabular-seed", 0) mod K`, so repeated runs see
-///   the noise of real training, and its test scores come from the same training.
+///   the noise of real training, and its test scores come from the same training. When
+///   the table holds learning curves (`curves.csv`), a trial of the table's budget with
+///   fewer epochs `e` reads the chosen training's validation score after epoch `e` and
+///   its training seconds to that epoch; its test score (when asked) is the one recorded
+///   after the training's last epoch, the only one measured (the NAS-Bench-201 way of
+///   reporting a search run at a low fidelity: the found architecture's test score
+///   after full training). The curve comes from one training whose learning-rate
+///   schedule spans all the table's epochs, as NAS-Bench-201's curves do.
 /// - An imported table declares (and a config may override) its search signal and its
 ///   reported value, each a [`Pick`]: a metric at a fidelity, either the mean over the
 ///   recorded trainings or one of them chosen by the trial seed as above. A trial's
@@ -70,6 +81,9 @@ pub struct TableInfo {
     pub files: Vec<(String, String)>,
     /// The budget each architecture was trained with (tabulated tables only).
     pub budget: Option<Budget>,
+    /// Epochs of the learning curves a tabulated table holds (trials of its budget with
+    /// 1 to this many epochs are answered), or None.
+    pub curve_epochs: Option<u32>,
 }
 
 /// Reads `table.json`'s format version.
@@ -187,7 +201,7 @@ impl TabularEvaluator {
             Table::Tabulated { .. } => {
                 if signal.is_some() || report.is_some() {
                     return Err(format!(
-                        "the table {} was made by nas tabulate: it has one fidelity and reads one recorded seed per trial; signal and report apply to imported tables",
+                        "the table {} was made by nas tabulate: it reads one recorded seed per trial, at [budget] epochs; signal and report apply to imported tables",
                         self.dir.display()
                     ));
                 }
@@ -236,6 +250,7 @@ impl TabularEvaluator {
                 identity: m.data_identity.clone(),
                 files: m.data_files.clone(),
                 budget: Some(m.budget.clone()),
+                curve_epochs: m.curves.as_ref().map(|c| c.epochs),
             },
             Table::Imported { manifest: m, .. } => TableInfo {
                 space: m.space.clone(),
@@ -244,6 +259,7 @@ impl TabularEvaluator {
                 identity: m.name.clone(),
                 files: m.imported_from.clone(),
                 budget: None,
+                curve_epochs: None,
             },
         }
     }
@@ -275,7 +291,19 @@ impl TabularEvaluator {
 }
 
 fn open_tabulated(dir: &Path) -> Result<Table, BadInput> {
-    let (manifest, rows) = read_table(dir)?;
+    let (manifest, rows, curve_rows) = read_table_with_curves(dir)?;
+    let mut curves: HashMap<ArchId, Vec<Vec<EpochScore>>> = HashMap::new();
+    for c in &curve_rows {
+        let id = u64::from_str_radix(&c.arch_id, 16)
+            .map(ArchId)
+            .map_err(|_| BadInput::at(dir, format!("bad arch_id `{}`", c.arch_id)))?;
+        let by_seed = curves.entry(id).or_default();
+        let k = c.seed as usize;
+        if by_seed.len() <= k {
+            by_seed.resize(k + 1, Vec::new());
+        }
+        by_seed[k].push(c.score());
+    }
     let k = manifest.seeds as usize;
     let mut by_arch: HashMap<ArchId, Vec<TableRow>> = HashMap::new();
     for row in rows {
@@ -299,6 +327,7 @@ fn open_tabulated(dir: &Path) -> Result<Table, BadInput> {
     Ok(Table::Tabulated {
         manifest,
         rows: by_arch,
+        curves,
     })
 }
 
@@ -312,7 +341,11 @@ impl Evaluator for TabularEvaluator {
             )
         };
         match &self.table {
-            Table::Tabulated { manifest, rows } => {
+            Table::Tabulated {
+                manifest,
+                rows,
+                curves,
+            } => {
                 let rows = rows.get(&request.arch.id()).ok_or_else(|| {
                     format!(
                         "{} ({} architectures of its space)",
@@ -320,18 +353,28 @@ impl Evaluator for TabularEvaluator {
                         manifest.architectures
                     )
                 })?;
-                if request.budget != &manifest.budget {
+                let budget = request.budget;
+                let curve_epochs = manifest.curves.as_ref().map_or(0, |c| c.epochs);
+                let early = budget != &manifest.budget
+                    && budget.train_subset == manifest.budget.train_subset
+                    && (1..=curve_epochs).contains(&budget.epochs);
+                if budget != &manifest.budget && !early {
+                    let curve = if curve_epochs > 0 {
+                        format!(" (and learning curves: any epochs from 1 to {curve_epochs})")
+                    } else {
+                        String::new()
+                    };
                     return Err(format!(
-                        "the table {} was recorded with budget {:?}, not {:?}",
+                        "the table {} was recorded with budget {:?}{curve}, not {:?}",
                         self.dir.display(),
                         manifest.budget,
-                        request.budget
+                        budget
                     )
                     .into());
                 }
                 let k = derive_seed(request.seed, "tabular-seed", 0) % rows.len() as u64;
                 let row = &rows[k as usize];
-                let metrics = Metrics {
+                let mut metrics = Metrics {
                     val_acc: row.val_acc,
                     val_loss: row.val_loss,
                     test_acc: row.test_acc.filter(|_| request.test),
@@ -342,6 +385,25 @@ impl Evaluator for TabularEvaluator {
                     train_seconds: row.train_seconds.unwrap_or_default(),
                     curve: Vec::new(),
                 };
+                if early {
+                    let e = budget.epochs as usize;
+                    let point = curves
+                        .get(&request.arch.id())
+                        .and_then(|by_seed| by_seed.get(k as usize))
+                        .and_then(|curve| curve.get(e - 1));
+                    // A training that went wrong after epoch e was fine at epoch e.
+                    if let Some(p) = point {
+                        metrics.val_acc = Some(p.val_acc);
+                        metrics.val_loss = Some(p.val_loss);
+                        metrics.epochs = f64::from(budget.epochs);
+                        metrics.train_seconds = p.train_seconds;
+                        return Ok(Evaluation {
+                            status: Status::Ok,
+                            reason: None,
+                            metrics,
+                        });
+                    }
+                }
                 match row.status {
                     Status::Ok | Status::Diverged => Ok(Evaluation {
                         status: row.status,

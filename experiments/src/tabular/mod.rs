@@ -7,7 +7,9 @@
 //! test accuracy and loss, parameters, MACs, epochs, recorded training seconds, status;
 //! their [`TableManifest`] records the format, nas version, data identity, input shape,
 //! space, budget, training settings and the SHA-256 of `table.csv`, beside the journal it
-//! was derived from. Imported tables (version 2, [`wide`]) have one row per architecture
+//! was derived from. A tabulation with `[training] curve = true` also writes `curves.csv`
+//! ([`CurveRow`]: the validation score of every row after each epoch), and then answers
+//! trials of any recorded epoch. Imported tables (version 2, [`wide`]) have one row per architecture
 //! and one column per recorded value, several fidelities and seeds, and declare their
 //! search signal and reported value ([`WideManifest`]).
 
@@ -20,8 +22,8 @@ pub mod wide;
 pub use evaluator::{TableInfo, TabularEvaluator, read_wide};
 pub use plan::{TabulatePlan, architectures, tabulate_trial_seed};
 pub use table::{
-    TABLE_CSV, TABLE_FORMAT, TABLE_JSON, TableManifest, TableRow, read_table, rows as table_rows,
-    write_table,
+    CURVES_CSV, CurveRow, CurvesManifest, TABLE_CSV, TABLE_FORMAT, TABLE_JSON, TableManifest,
+    TableRow, check_curves, read_table, read_table_with_curves, rows as table_rows, write_table,
 };
 pub use wide::{AccuracyUnit, Metric, Noise, Pick, WideManifest};
 

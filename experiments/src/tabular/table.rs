@@ -16,6 +16,8 @@ use crate::records::RunRecord;
 pub const TABLE_CSV: &str = "table.csv";
 /// File name of the manifest.
 pub const TABLE_JSON: &str = "table.json";
+/// File name of the learning curves (tables tabulated with `[training] curve = true`).
+pub const CURVES_CSV: &str = "curves.csv";
 /// Format name and version written in the manifest.
 pub const TABLE_FORMAT: (&str, u32) = ("nas-table", 1);
 
@@ -93,21 +95,85 @@ pub struct TableManifest {
     pub train_seconds_total: f64,
     /// SHA-256 of `table.csv`.
     pub table_sha256: String,
+    /// The learning curves in `curves.csv`, when the tabulation recorded them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curves: Option<CurvesManifest>,
 }
 
-/// Builds the rows of a finished tabulation, in enumeration order then seed order.
+/// What `curves.csv` holds: for every row of `table.csv`, the validation score after
+/// each epoch of its training (one row per epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurvesManifest {
+    /// Epochs of every full curve (the budget's epochs): a trial of the table's budget
+    /// with fewer epochs can be answered from its curve.
+    pub epochs: u32,
+    /// Rows of `curves.csv`.
+    pub rows: usize,
+    /// SHA-256 of `curves.csv`.
+    pub sha256: String,
+}
+
+/// One point of a learning curve: a row of `table.csv` after one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurveRow {
+    /// Stable id of the architecture.
+    pub arch_id: String,
+    /// Canonical text.
+    pub arch: String,
+    /// Training seed index k (0..K).
+    pub seed: u32,
+    /// The epoch (1-based) after which the validation images were scored.
+    pub epoch: u32,
+    /// Validation accuracy after the epoch.
+    pub val_acc: f64,
+    /// Validation loss after the epoch.
+    pub val_loss: f64,
+    /// Recorded training seconds from the start of the training to the end of the epoch.
+    pub train_seconds: f64,
+}
+
+impl CurveRow {
+    /// The point as the evaluator records it.
+    pub fn score(&self) -> nas_core::EpochScore {
+        nas_core::EpochScore {
+            val_acc: self.val_acc,
+            val_loss: self.val_loss,
+            train_seconds: self.train_seconds,
+        }
+    }
+}
+
+/// Builds the rows of a finished tabulation, in enumeration order then seed order, each
+/// with its learning curve (empty when none was recorded).
 pub fn rows(
     runs: &[RunRecord],
     archs: &[nas_core::Architecture],
     seeds: u32,
-) -> Result<Vec<TableRow>> {
-    let mut by_arch: std::collections::HashMap<nas_core::ArchId, Vec<Option<TableRow>>> = archs
+) -> Result<Vec<(TableRow, Vec<CurveRow>)>> {
+    type Slot = Option<(TableRow, Vec<CurveRow>)>;
+    let mut by_arch: std::collections::HashMap<nas_core::ArchId, Vec<Slot>> = archs
         .iter()
         .map(|a| (a.id(), vec![None; seeds as usize]))
         .collect();
     for run in runs {
         for t in &run.trials {
             let m = t.metrics.as_ref();
+            let curve = m
+                .map(|m| m.curve.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .map(|(e, p)| CurveRow {
+                    arch_id: t.arch.id().to_string(),
+                    arch: t.arch.to_string(),
+                    seed: t.repetition,
+                    epoch: e as u32 + 1,
+                    val_acc: p.val_acc,
+                    val_loss: p.val_loss,
+                    train_seconds: p.train_seconds,
+                })
+                .collect();
             let row = TableRow {
                 arch_id: t.arch.id().to_string(),
                 arch: t.arch.to_string(),
@@ -127,7 +193,7 @@ pub fn rows(
             if let Some(slots) = by_arch.get_mut(&t.arch.id())
                 && let Some(slot) = slots.get_mut(t.repetition as usize)
             {
-                *slot = Some(row);
+                *slot = Some((row, curve));
             }
         }
     }
@@ -145,13 +211,16 @@ pub fn rows(
     Ok(out)
 }
 
-/// Writes `table.csv` and `table.json` (the manifest's checksum and totals filled in).
+/// Writes `table.csv` and `table.json` (the manifest's checksum and totals filled in),
+/// and `curves.csv` when `curve_epochs` is set (a tabulation that recorded learning
+/// curves of that many epochs: every `ok` row must then have its full curve).
 pub fn write_table(
     dir: &Path,
-    rows: &[TableRow],
+    rows: &[(TableRow, Vec<CurveRow>)],
+    curve_epochs: Option<u32>,
     mut manifest: TableManifest,
 ) -> Result<TableManifest> {
-    for (i, row) in rows.iter().enumerate() {
+    for (i, (row, _)) in rows.iter().enumerate() {
         if let Err((column, message)) = check_row(row) {
             anyhow::bail!(
                 "refusing to write a table nas could not read back: row {}, column `{column}` ({}): {message}",
@@ -161,19 +230,132 @@ pub fn write_table(
         }
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
+    for (r, _) in rows {
         w.serialize(r)?;
     }
     let csv = w.into_inner().context("cannot build the table")?;
     manifest.rows = rows.len();
-    manifest.not_ok = rows.iter().filter(|r| r.status != Status::Ok).count();
-    manifest.train_seconds_total = rows.iter().filter_map(|r| r.train_seconds).sum();
+    manifest.not_ok = rows.iter().filter(|(r, _)| r.status != Status::Ok).count();
+    manifest.train_seconds_total = rows.iter().filter_map(|(r, _)| r.train_seconds).sum();
     manifest.table_sha256 = hex(&Sha256::digest(&csv));
+    manifest.curves = None;
+    let mut curves_csv = None;
+    if let Some(epochs) = curve_epochs {
+        let table: Vec<TableRow> = rows.iter().map(|(r, _)| r.clone()).collect();
+        let curves: Vec<CurveRow> = rows.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+        if let Err((i, column, message)) = check_curves(&table, &curves, epochs) {
+            anyhow::bail!(
+                "refusing to write learning curves nas could not read back: {CURVES_CSV} row {}, column `{column}`: {message}",
+                i + 2
+            );
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for c in &curves {
+            w.serialize(c)?;
+        }
+        let bytes = w.into_inner().context("cannot build the curves")?;
+        manifest.curves = Some(CurvesManifest {
+            epochs,
+            rows: curves.len(),
+            sha256: hex(&Sha256::digest(&bytes)),
+        });
+        curves_csv = Some(bytes);
+    }
     write_atomic(&dir.join(TABLE_CSV), &csv)?;
+    if let Some(bytes) = curves_csv {
+        write_atomic(&dir.join(CURVES_CSV), &bytes)?;
+    }
     let mut json = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
     json.push('\n');
     write_atomic(&dir.join(TABLE_JSON), json.as_bytes())?;
     Ok(manifest)
+}
+
+/// Checks the learning curves against the rows of `table.csv`: every value as
+/// [`nas_core::Metrics::check`] holds it; each curve belongs to a row (same `arch_id`,
+/// `arch` and `seed`) and lists epochs 1, 2, ... in order, at most `epochs` of them;
+/// the curve of an `ok` row has all `epochs` points and ends at the row's validation
+/// accuracy and loss; rows come in the order of `table.csv`. Errors are (index of the
+/// curve row, 0-based, or of the first row after the last, column, message).
+pub fn check_curves(
+    rows: &[TableRow],
+    curves: &[CurveRow],
+    epochs: u32,
+) -> Result<(), (usize, String, String)> {
+    let mut at = 0;
+    for row in rows {
+        let start = at;
+        while at < curves.len() && curves[at].arch_id == row.arch_id && curves[at].seed == row.seed
+        {
+            let c = &curves[at];
+            let want = (at - start) as u32 + 1;
+            if c.arch != row.arch {
+                return Err((
+                    at,
+                    "arch".into(),
+                    format!(
+                        "`{}` but table.csv has `{}` for id {}",
+                        c.arch, row.arch, c.arch_id
+                    ),
+                ));
+            }
+            if c.epoch != want || want > epochs {
+                return Err((
+                    at,
+                    "epoch".into(),
+                    format!(
+                        "{} (allowed: {want}, the next epoch of this curve, at most {epochs})",
+                        c.epoch
+                    ),
+                ));
+            }
+            let m = nas_core::Metrics {
+                curve: vec![c.score()],
+                ..nas_core::Metrics::default()
+            };
+            if let Err(e) = m.check() {
+                let e = e.trim_start_matches("curve[1].").to_string();
+                let column = e.split(" = ").next().unwrap_or_default().to_string();
+                return Err((at, column, e));
+            }
+            at += 1;
+        }
+        let n = (at - start) as u32;
+        if row.status == Status::Ok {
+            if n != epochs {
+                return Err((
+                    at,
+                    "epoch".into(),
+                    format!(
+                        "the curve of `{}` seed {} has {n} epochs; an ok row has all {epochs}",
+                        row.arch, row.seed
+                    ),
+                ));
+            }
+            let last = &curves[at - 1];
+            if Some(last.val_acc) != row.val_acc || Some(last.val_loss) != row.val_loss {
+                return Err((
+                    at - 1,
+                    "val_acc".into(),
+                    format!(
+                        "the last point of `{}` seed {} differs from its row in table.csv",
+                        row.arch, row.seed
+                    ),
+                ));
+            }
+        }
+    }
+    if at < curves.len() {
+        return Err((
+            at,
+            "arch_id".into(),
+            format!(
+                "`{}` seed {} is not the next row of table.csv (curves follow table.csv's order)",
+                curves[at].arch_id, curves[at].seed
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks one row's values as every value nas reads is checked
@@ -217,6 +399,14 @@ pub fn check_row(row: &TableRow) -> Result<(), (String, String)> {
 
 /// Reads a table directory, checking its format, checksum and every value.
 pub fn read_table(dir: &Path) -> Result<(TableManifest, Vec<TableRow>), BadInput> {
+    read_table_with_curves(dir).map(|(m, rows, _)| (m, rows))
+}
+
+/// Reads a table directory with its learning curves (empty when it has none), checking
+/// formats, checksums and every value.
+pub fn read_table_with_curves(
+    dir: &Path,
+) -> Result<(TableManifest, Vec<TableRow>, Vec<CurveRow>), BadInput> {
     let json_path = dir.join(TABLE_JSON);
     let text = std::fs::read_to_string(&json_path).map_err(|e| {
         BadInput::at(
@@ -278,5 +468,47 @@ pub fn read_table(dir: &Path) -> Result<(TableManifest, Vec<TableRow>), BadInput
             format!("{} rows, table.json says {}", rows.len(), manifest.rows),
         ));
     }
-    Ok((manifest, rows))
+    let curves = match &manifest.curves {
+        Some(info) => read_curves(dir, info, &rows)?,
+        None => Vec::new(),
+    };
+    Ok((manifest, rows, curves))
+}
+
+fn read_curves(
+    dir: &Path,
+    info: &CurvesManifest,
+    rows: &[TableRow],
+) -> Result<Vec<CurveRow>, BadInput> {
+    let path = dir.join(CURVES_CSV);
+    let bytes = super::read_bounded(&path, "learning curves")?;
+    let sha = hex(&Sha256::digest(&bytes));
+    if sha != info.sha256 {
+        return Err(BadInput::at(
+            &path,
+            format!(
+                "checksum {sha} does not match table.json ({}): the curves were changed or damaged",
+                info.sha256
+            ),
+        ));
+    }
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let curves = reader
+        .deserialize()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| BadInput::at(&path, format!("row {}: {e}", i + 2))))
+        .collect::<Result<Vec<CurveRow>, BadInput>>()?;
+    if curves.len() != info.rows {
+        return Err(BadInput::at(
+            &path,
+            format!("{} rows, table.json says {}", curves.len(), info.rows),
+        ));
+    }
+    check_curves(rows, &curves, info.epochs).map_err(|(i, column, message)| {
+        BadInput::at(
+            &path,
+            format!("row {}, column `{column}`: {message}", i + 2),
+        )
+    })?;
+    Ok(curves)
 }

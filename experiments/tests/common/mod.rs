@@ -155,7 +155,7 @@ pub fn write_table(dir: &Path, name: &str, config_text: &str, rows: &[Row]) -> P
     let config = write_config(dir, name, config_text);
     let loaded = experiments::config::load(&config).unwrap();
     let c = &loaded.config;
-    let rows: Vec<TableRow> = rows
+    let rows: Vec<(TableRow, Vec<_>)> = rows
         .iter()
         .map(|r| {
             let arch: nas_core::Architecture = r.arch.parse().unwrap();
@@ -176,12 +176,14 @@ pub fn write_table(dir: &Path, name: &str, config_text: &str, rows: &[Row]) -> P
                 train_seconds: Some(r.train_seconds),
             }
         })
+        .map(|row| (row, Vec::new()))
         .collect();
     let table = dir.join("table");
     std::fs::create_dir_all(&table).unwrap();
     experiments::tabular::write_table(
         &table,
         &rows,
+        None,
         TableManifest {
             format: TABLE_FORMAT.0.into(),
             version: TABLE_FORMAT.1,
@@ -202,6 +204,7 @@ pub fn write_table(dir: &Path, name: &str, config_text: &str, rows: &[Row]) -> P
             not_ok: 0,
             train_seconds_total: 0.0,
             table_sha256: String::new(),
+            curves: None,
         },
     )
     .unwrap();
