@@ -360,6 +360,39 @@ pairwise_cases = [
                    ("qlearning", normal(5, 0.55, 0.1))], False),
 ]
 
+# --- Kendall's tau-b (drawn after every case above, so their inputs are unchanged) ---
+
+def kendall_case(name, x, y):
+    r = stats.kendalltau(x, y)
+    n = len(x)
+    has_ties = len(set(x)) < n or len(set(y)) < n
+    return {"name": name, "x": floats(x), "y": floats(y),
+            "tau": num(r.statistic), "p": num(r.pvalue),
+            # scipy's method="auto" rule, recorded so the Rust test checks it too.
+            "exact": (not has_ties) and n <= 33}
+
+
+def correlated(n, rho, decimals=None):
+    a = rng.normal(size=n)
+    b = rho * a + math.sqrt(1 - rho * rho) * rng.normal(size=n)
+    if decimals is not None:
+        a, b = np.round(a, decimals), np.round(b, decimals)
+    return list(a), list(b)
+
+
+kendall_cases = [
+    kendall_case("small_exact", *correlated(8, 0.6)),
+    kendall_case("exact_n33", *correlated(33, 0.3)),
+    kendall_case("asymptotic_n34", *correlated(34, 0.3)),
+    kendall_case("ties_small", *correlated(12, 0.5, decimals=0)),
+    kendall_case("ties_large", *correlated(200, 0.4, decimals=1)),
+    kendall_case("negative", *correlated(60, -0.7)),
+    kendall_case("independent", *correlated(100, 0.0)),
+    kendall_case("accuracies_like_tables", accuracies(150, 0.85, 0.02, 3),
+                 accuracies(150, 0.9, 0.03, 2)),
+    kendall_case("one_tied_constant", [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 2.0]),
+]
+
 fixture = {
     "generator": "nas-stats/scripts/make_stats_fixtures.py",
     "seed": SEED,
@@ -372,6 +405,7 @@ fixture = {
     "holm": holm_cases,
     "friedman": friedman_cases,
     "pairwise": pairwise_cases,
+    "kendall": kendall_cases,
 }
 
 OUT.parent.mkdir(parents=True, exist_ok=True)

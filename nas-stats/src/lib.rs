@@ -18,6 +18,8 @@
 //! - [`holm`] — [`holm_bonferroni`] adjusted p-values;
 //! - [`effect`] — the Vargha-Delaney [`a12`] effect size;
 //! - [`friedman`](mod@friedman) — average ranks and the [`friedman`](fn@friedman) test;
+//! - [`kendall`] — [`kendall_tau`], Kendall's τ-b rank correlation of paired samples
+//!   and its p-value (how alike two benchmarks rank the same architectures);
 //! - [`pairwise`] — [`pairwise_tests`], every pair of strategies as one CSV-ready
 //!   [`PairwiseTest`] row, Holm-adjusted across the pairs.
 //!
@@ -59,6 +61,7 @@ pub mod describe;
 pub mod effect;
 pub mod friedman;
 pub mod holm;
+pub mod kendall;
 pub mod mann_whitney;
 pub mod pairwise;
 pub mod welch;
@@ -68,6 +71,7 @@ pub use describe::{ConfidenceInterval, Summary, bootstrap_ci, quantile, summariz
 pub use effect::a12;
 pub use friedman::{Friedman, RankOrder, friedman};
 pub use holm::holm_bonferroni;
+pub use kendall::{KendallTau, kendall_tau};
 pub use mann_whitney::{MannWhitney, mann_whitney_u};
 pub use pairwise::{PairwiseTest, pairwise_tests};
 pub use welch::{Welch, welch_t_test};

@@ -345,3 +345,24 @@ fn pairwise_rows_match_scipy() {
         }
     }
 }
+
+#[test]
+fn kendall_tau_matches_scipy() {
+    let f = fixture();
+    for case in cases(&f, "kendall") {
+        let what = name(case);
+        let (x, y) = (floats(&case["x"]), floats(&case["y"]));
+        let r = nas_stats::kendall_tau(&x, &y).unwrap();
+        assert_eq!(r.n, x.len(), "{what}");
+        match (num(&case["tau"]), num(&case["p"])) {
+            (Some(tau), Some(p)) => {
+                check(r.tau, tau, 1e-12, &format!("{what} tau"));
+                check(r.p_value, p, 0.0, &format!("{what} p"));
+                let exact = case["exact"].as_bool().unwrap();
+                assert_eq!(r.method == PValueMethod::Exact, exact, "{what} method");
+            }
+            // scipy's NaN (a constant sample): the documented defined value.
+            _ => assert_eq!((r.tau, r.p_value), (0.0, 1.0), "{what}"),
+        }
+    }
+}
