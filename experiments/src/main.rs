@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use experiments::commands::{
-    eval, import_table, merge, report, run, slurm, space, tabulate, verify,
+    correlate, eval, import_table, merge, report, run, slurm, space, tabulate, verify,
 };
 use experiments::error::is_bad_input;
 
@@ -39,6 +39,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Describe a config's search space: its size, encoding and a few samples.
     Space(space::SpaceArgs),
+    /// Kendall's tau between two tables' scores over the architectures both hold (how far
+    /// a ranking transfers between data sets or budgets).
+    Correlate(correlate::CorrelateArgs),
     /// Retrain a sample of a directory's trained evaluations on this machine and check
     /// that every recorded number matches bit for bit (the engine's numeric contract).
     Verify(verify::VerifyArgs),
@@ -55,6 +58,7 @@ fn run() -> Result<()> {
         Command::Eval(args) => eval::exec(&args),
         Command::Space(args) => space::exec(&args),
         Command::Verify(args) => verify::exec(&args),
+        Command::Correlate(args) => correlate::exec(&args),
     }
 }
 

@@ -449,3 +449,66 @@ fn a_tabulation_with_learning_curves_answers_every_recorded_epoch_and_rebuilds_f
         "{err}"
     );
 }
+
+#[test]
+fn nas_correlate_gives_kendalls_tau_over_the_shared_architectures() {
+    use common::{Row, good_rows};
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_table(
+        &tmp.path().join("a"),
+        "run.toml",
+        common::TABLED,
+        &good_rows(),
+    );
+    // The second table swaps the test scores of dense16 and dense32 (one discordant
+    // pair of six) and reverses the validation ranking.
+    let b: Vec<Row> = good_rows()
+        .into_iter()
+        .map(|r| {
+            let test = match r.arch {
+                "dense16-relu" => 0.895,
+                "dense32-relu" => 0.86,
+                _ => r.test_acc,
+            };
+            Row {
+                val_acc: 1.8 - r.val_acc,
+                test_acc: test,
+                ..r
+            }
+        })
+        .collect();
+    common::write_table(&tmp.path().join("b"), "run.toml", common::TABLED, &b);
+    let (a, b) = (tmp.path().join("a/table"), tmp.path().join("b/table"));
+    let out = nas()
+        .args([
+            "correlate",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "score,architectures,kendall_tau,p_value,p_method");
+    // tau = (5 - 1) / 6; exact p = 2 P(at most 1 inversion of 4) = 2 * 4 / 24.
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(fields[..3], ["test", "4", "0.6666666666666666"]);
+    assert!((fields[3].parse::<f64>().unwrap() - 1.0 / 3.0).abs() < 1e-15);
+    assert_eq!(fields[4], "exact");
+    let fields: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!(fields[..3], ["val", "4", "-1"]);
+    assert!((fields[3].parse::<f64>().unwrap() - 2.0 / 24.0).abs() < 1e-15);
+    // Tables that share nothing are refused with a clear error.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchmarks/nas-bench-201/cifar10");
+    common::nas_refused(
+        &["correlate", a.to_str().unwrap(), shipped.to_str().unwrap()],
+        "share 0 scored architecture(s)",
+    );
+}

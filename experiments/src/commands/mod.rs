@@ -1,6 +1,7 @@
 //! One module per `nas` command (cargo's `commands/` shape): each holds its clap
 //! arguments and a thin `exec` that calls the library and prints.
 
+pub mod correlate;
 pub mod eval;
 pub mod import_table;
 pub mod merge;

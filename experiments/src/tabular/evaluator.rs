@@ -66,6 +66,17 @@ pub struct TabularEvaluator {
     table: Table,
 }
 
+/// An architecture's mean scores in a table ([`TabularEvaluator::scores`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchScores {
+    /// Canonical text.
+    pub arch: String,
+    /// Mean validation accuracy (tabulated) or search signal (imported), in [0, 1].
+    pub val_acc: f64,
+    /// Mean test accuracy (tabulated) or reported value (imported), in [0, 1].
+    pub test_acc: f64,
+}
+
 /// What a run needs to know of a table.
 #[derive(Debug, Clone)]
 pub struct TableInfo {
@@ -468,11 +479,11 @@ impl Evaluator for TabularEvaluator {
 }
 
 impl TabularEvaluator {
-    /// The table's size and its optima: for a tabulated table by mean validation and by
-    /// mean test accuracy over the recorded seeds (architectures with a non-`ok` seed are
-    /// left out); for an imported one by the search signal and by the reported value
-    /// (averaged over the recorded seeds for a `seed` pick).
-    pub fn summary(&self, path: &str) -> TableSummary {
+    /// Every architecture's mean scores, sorted by architecture text: for a tabulated
+    /// table the mean validation and test accuracy over the recorded seeds (architectures
+    /// with a non-`ok` seed are left out); for an imported one the search signal and the
+    /// reported value (averaged over the recorded seeds for a `seed` pick), as fractions.
+    pub fn scores(&self) -> Vec<ArchScores> {
         let mut means: Vec<(String, f64, f64)> = match &self.table {
             Table::Tabulated { rows, .. } => rows
                 .values()
@@ -503,8 +514,29 @@ impl TabularEvaluator {
                     .collect()
             }
         };
-        // Deterministic whatever the map order: ties go to the smaller text.
+        // Deterministic whatever the map order.
         means.sort_by(|a, b| a.0.cmp(&b.0));
+        means
+            .into_iter()
+            .map(|(arch, val_acc, test_acc)| ArchScores {
+                arch,
+                val_acc,
+                test_acc,
+            })
+            .collect()
+    }
+
+    /// The table's size and its optima: for a tabulated table by mean validation and by
+    /// mean test accuracy over the recorded seeds (architectures with a non-`ok` seed are
+    /// left out); for an imported one by the search signal and by the reported value
+    /// (averaged over the recorded seeds for a `seed` pick).
+    pub fn summary(&self, path: &str) -> TableSummary {
+        let means: Vec<(String, f64, f64)> = self
+            .scores()
+            .into_iter()
+            .map(|s| (s.arch, s.val_acc, s.test_acc))
+            .collect();
+        // Ties go to the smaller text (the scores come sorted by text).
         let best = |key: fn(&(String, f64, f64)) -> f64| {
             means
                 .iter()

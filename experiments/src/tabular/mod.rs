@@ -19,7 +19,7 @@ mod plan;
 mod table;
 pub mod wide;
 
-pub use evaluator::{TableInfo, TabularEvaluator, read_wide};
+pub use evaluator::{ArchScores, TableInfo, TabularEvaluator, read_wide};
 pub use plan::{TabulatePlan, architectures, tabulate_trial_seed};
 pub use table::{
     CURVES_CSV, CurveRow, CurvesManifest, TABLE_CSV, TABLE_FORMAT, TABLE_JSON, TableManifest,
