@@ -103,8 +103,10 @@ pub fn training_evaluator(
         loaded.error(&field, message)
     })?;
     params.subset_seed = subset_seed(config);
-    if let nas_core::SearchSpaceParams::Cell(cell) = &config.space {
-        params.cell_skeleton = cell.skeleton.clone();
+    match &config.space {
+        nas_core::SearchSpaceParams::Cell(cell) => params.cell_skeleton = cell.skeleton.clone(),
+        nas_core::SearchSpaceParams::Macro(m) => params.macro_skeleton = m.skeleton.clone(),
+        _ => {}
     }
     TrainingEvaluator::new(dataset, split, params).map_err(|e| match e {
         nas_eval::Error::MemoryLimit { .. } => loaded.error("training.max_memory", e.to_string()),

@@ -333,7 +333,8 @@ impl TrainingEvaluator {
 }
 
 /// Parameters and forward MACs of `arch` on `input` with `classes` classes, a cell in
-/// `params.cell_skeleton`, or why it cannot be trained.
+/// `params.cell_skeleton`, a macro network with `params.macro_skeleton`'s stem and head,
+/// or why it cannot be trained.
 pub(crate) fn cost(
     arch: &Architecture,
     input: nas_core::InputShape,
@@ -348,7 +349,12 @@ pub(crate) fn cost(
                 .map_err(|e| e.to_string())?;
             Ok(space.cost(cell, classes))
         }
-        Architecture::Macro(_) => Err(crate::engine::network::untrainable(arch)),
+        Architecture::Macro(net) => {
+            let space = nas_core::space::MacroParams::holding(net, params.macro_skeleton.clone())
+                .check(input)
+                .map_err(|e| e.to_string())?;
+            Ok(space.cost(net, classes))
+        }
     }
 }
 

@@ -255,12 +255,13 @@ fn mul(a: u64, b: u64) -> u64 {
 /// `classes` classes under `params`, over `train_images` training and `test_images` test
 /// images (see the module docs for the formula).
 ///
-/// A cell architecture (in `params.cell_skeleton`) counts every tensor of its graph and
-/// its gradient for every example of a batch (batch norm needs the whole batch's
-/// activations at once), plus each micro-batch workspace's buffers.
+/// A cell or macro architecture (in `params.cell_skeleton` or `params.macro_skeleton`)
+/// counts every tensor of its graph and its gradient for every example of a batch (batch
+/// norm needs the whole batch's activations at once), plus each micro-batch workspace's
+/// buffers.
 ///
 /// # Errors
-/// When `arch` is a macro network or does not fit `input`.
+/// When `arch` does not fit `input`.
 pub fn estimate(
     arch: &Architecture,
     input: InputShape,
@@ -269,9 +270,21 @@ pub fn estimate(
     train_images: usize,
     test_images: usize,
 ) -> Result<MemoryEstimate, String> {
-    if let Architecture::Cell(cell) = arch {
-        let plan =
-            crate::engine::cellnet::CellPlan::new(cell, &params.cell_skeleton, input, classes)?;
+    use crate::engine::cellnet::CellPlan;
+    let graph = match arch {
+        Architecture::Chain(_) => None,
+        Architecture::Cell(cell) => {
+            Some(CellPlan::new(cell, &params.cell_skeleton, input, classes))
+        }
+        Architecture::Macro(net) => Some(CellPlan::new_macro(
+            net,
+            &params.macro_skeleton,
+            input,
+            classes,
+        )),
+    };
+    if let Some(plan) = graph {
+        let plan = plan?;
         let p = plan.params as u64;
         let batch = u64::from(params.batch_size);
         let micro = u64::from(params.micro_batch).min(batch).max(1);

@@ -36,8 +36,9 @@ impl Network {
     /// with weights and dropout from trial seed `seed` (streams [`streams::INIT`] and
     /// [`streams::DROPOUT`]), computing on the kernel family [`simd_path`] names (an
     /// invalid `NAS_SIMD` is an [`Error::Simd`]). A cell architecture is stacked in
-    /// `params.cell_skeleton` (NAS-Bench-201's network; native engine only); a macro
-    /// architecture cannot be trained yet ([`Error::Build`]).
+    /// `params.cell_skeleton` (NAS-Bench-201's network), a macro architecture with
+    /// `params.macro_skeleton`'s stem and head (NAS-Bench-Macro's network); both on the
+    /// native engine only.
     pub fn new(
         arch: &Architecture,
         shape: InputShape,
@@ -53,14 +54,26 @@ impl Network {
         };
         let batch = params.batch_size as usize;
         let threads = params.threads as usize;
-        if let Architecture::Cell(cell) = arch {
-            if params.backend == BackendKind::Candle {
-                return Err(build_error(
-                    "the candle reference backend trains chain architectures only; train cells on the native engine (backend = \"native\")".into(),
-                ));
+        let graph = match arch {
+            Architecture::Chain(_) => None,
+            Architecture::Cell(cell) => {
+                Some(CellPlan::new(cell, &params.cell_skeleton, shape, classes))
             }
-            let plan =
-                CellPlan::new(cell, &params.cell_skeleton, shape, classes).map_err(build_error)?;
+            Architecture::Macro(net) => Some(CellPlan::new_macro(
+                net,
+                &params.macro_skeleton,
+                shape,
+                classes,
+            )),
+        };
+        if let Some(plan) = graph {
+            if params.backend == BackendKind::Candle {
+                return Err(build_error(format!(
+                    "the candle reference backend trains chain architectures only; train {} networks on the native engine (backend = \"native\")",
+                    arch.kind_name()
+                )));
+            }
+            let plan = plan.map_err(build_error)?;
             let weights = plan.init_params(&mut trial_stream(seed, streams::INIT));
             let n = plan.params;
             let model = CellModel::new(

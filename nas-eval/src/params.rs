@@ -243,6 +243,11 @@ pub struct TrainValidParams {
     /// with them.
     #[serde(skip)]
     pub cell_skeleton: nas_core::space::CellSkeleton,
+    /// The stem and head channels a macro architecture is trained with (default
+    /// NAS-Bench-Macro's: 32 and 1280; its stages are the architecture's own). Set from
+    /// `[space.skeleton]` like `cell_skeleton`, and not serialised.
+    #[serde(skip)]
+    pub macro_skeleton: nas_core::space::MacroSkeleton,
 }
 
 impl TrainParams {
@@ -344,6 +349,7 @@ impl TrainParams {
             max_memory: self.max_memory.map(ByteSize::bytes),
             curve: self.curve,
             cell_skeleton: nas_core::space::CellSkeleton::default(),
+            macro_skeleton: nas_core::space::MacroSkeleton::default(),
         })
     }
 }

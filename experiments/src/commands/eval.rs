@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use nas_core::space::{CellParams, CellSkeleton, MacroParams};
+use nas_core::space::{CellParams, CellSkeleton, MacroParams, MacroSkeleton};
 use nas_core::{Architecture, Budget, InputShape, SearchSpaceParams};
 use nas_eval::data::{self, DatasetKind};
 use nas_eval::{BackendKind, LrSchedule, OptimizerKind, TrainParams, eval_one};
@@ -61,9 +61,14 @@ pub struct EvalArgs {
     /// free]; a network estimated to need more is refused before it is built.
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
-    /// For a cell: output channels of the stem (NAS-Bench-201: 16).
-    #[arg(long, default_value_t = 16)]
-    pub stem_channels: u32,
+    /// Output channels of the stem [default: 16 for a cell, as NAS-Bench-201; 32 for a
+    /// macro network, as NAS-Bench-Macro].
+    #[arg(long)]
+    pub stem_channels: Option<u32>,
+    /// For a macro network: channels of the 1x1 convolution before pooling
+    /// (NAS-Bench-Macro: 1280).
+    #[arg(long, default_value_t = 1280)]
+    pub head_channels: u32,
     /// For a cell: cells per stage (NAS-Bench-201: 5).
     #[arg(long, default_value_t = 5)]
     pub cells_per_stage: u32,
@@ -106,6 +111,7 @@ fn flag_names(message: &str) -> String {
         .replace("space.skeleton.stem_channels", "--stem-channels")
         .replace("space.skeleton.cells_per_stage", "--cells-per-stage")
         .replace("space.skeleton.stages", "--stages")
+        .replace("space.skeleton.head_channels", "--head-channels")
 }
 
 /// The architecture of `--arch`: any kind's canonical text, or a NAS-Bench-Macro key (8
@@ -162,7 +168,7 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
     let cell_space = match &arch {
         Architecture::Cell(cell) => {
             let skeleton = CellSkeleton {
-                stem_channels: args.stem_channels,
+                stem_channels: args.stem_channels.unwrap_or(16),
                 cells_per_stage: args.cells_per_stage,
                 stages: args.stages,
             };
@@ -171,6 +177,22 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
                 .validate()
                 .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
             params.cell_skeleton = skeleton;
+            Some(space)
+        }
+        _ => None,
+    };
+    let macro_space = match &arch {
+        Architecture::Macro(net) => {
+            let skeleton = MacroSkeleton {
+                stem_channels: args.stem_channels.unwrap_or(32),
+                head_channels: args.head_channels,
+                ..MacroSkeleton::default()
+            };
+            let space = MacroParams::holding(net, skeleton);
+            space
+                .validate()
+                .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
+            params.macro_skeleton = space.skeleton.clone();
             Some(space)
         }
         _ => None,
@@ -207,11 +229,18 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
                     ))
                 })?;
         }
-        other @ Architecture::Macro(_) => {
-            return Err(BadInput::new(format!(
-                "--arch `{other}`: nas's engine cannot train macro architectures yet (it trains chains and cells); search macro spaces on a tabular benchmark such as benchmarks/nas-bench-macro"
-            ))
-            .into());
+        Architecture::Macro(_) => {
+            macro_space
+                .as_ref()
+                .expect("set for a macro network above")
+                .check(dataset.shape)
+                .map_err(|e| {
+                    BadInput::new(format!(
+                        "--arch does not fit {} images: {}",
+                        dataset.shape,
+                        flag_names(&e.to_string())
+                    ))
+                })?;
         }
     }
     let budget = Budget {

@@ -90,6 +90,26 @@ fn field(name: &str) -> String {
 }
 
 impl MacroParams {
+    /// The space of every network with `net`'s stages and blocks, with `skeleton`'s stem
+    /// and head channels: what one macro network trained or costed outside a configured
+    /// space (`nas eval --arch`) is checked against.
+    pub fn holding(net: &MacroNet, skeleton: MacroSkeleton) -> Self {
+        let mut blocks: Vec<Block> = net.blocks().collect();
+        blocks.sort();
+        blocks.dedup();
+        MacroParams {
+            blocks,
+            skeleton: MacroSkeleton {
+                layers_per_stage: net
+                    .layers_per_stage()
+                    .into_iter()
+                    .map(|n| n as u32)
+                    .collect(),
+                ..skeleton
+            },
+        }
+    }
+
     /// Checks every field that does not depend on the input shape.
     pub fn validate(&self) -> Result<()> {
         super::check_names("blocks", &self.blocks)?;

@@ -1,8 +1,10 @@
-//! Cell networks: a NAS-Bench-201 cell stacked in its skeleton (Dong & Yang, ICLR 2020,
-//! section 2.1; `TinyNetwork` and `InferCell` in the benchmark's code), trained by the
-//! engine as a DAG of tensors rather than a chain of layers.
+//! Cell and macro networks: a NAS-Bench-201 cell stacked in its skeleton (Dong & Yang,
+//! ICLR 2020, section 2.1; `TinyNetwork` and `InferCell` in the benchmark's code) and a
+//! NAS-Bench-Macro network of MobileNetV2 blocks (Su et al., CVPR 2021; `Network` in its
+//! `train/model.py`), trained by the engine as a DAG of tensors rather than a chain of
+//! layers.
 //!
-//! # The network
+//! # The cell network
 //!
 //! - stem: 3x3 convolution (no bias) to `stem_channels`, batch norm;
 //! - `stages` stages of `cells_per_stage` cells; node 0 of a cell is its input, node `i`
@@ -16,9 +18,22 @@
 //!   ReLU -> conv3x3 -> BN`, channels doubled;
 //! - batch norm, ReLU, global average pooling, a linear classifier.
 //!
+//! # The macro network
+//!
+//! - stem: 3x3 convolution (no bias) to `stem_channels`, batch norm, ReLU;
+//! - the layers, stage by stage; the first layer of a stage has stride 2 and twice the
+//!   channels. `identity` passes its input on, or (stride 2) is a 1x1 convolution with
+//!   stride 2 and batch norm; `mbconv_k<k>_e<e>` is MobileNetV2's inverted residual block:
+//!   1x1 expansion to `e` times the channels + BN + ReLU (none when `e` is 1), k x k
+//!   depthwise convolution (padding k/2, the layer's stride) + BN + ReLU, 1x1 projection
+//!   + BN, plus the block's input when stride and channels allow;
+//! - 1x1 convolution to `head_channels`, batch norm, ReLU, global average pooling, a
+//!   linear classifier.
+//!
 //! Batch norms are `BatchNorm2d(affine = True, track_running_stats = True)`; their
 //! parameter count is included, so [`CellPlan::params`] equals nas-core's
-//! [`CellSpace::cost`](nas_core::space::CellSpace::cost), which matches the benchmark's
+//! [`CellSpace::cost`](nas_core::space::CellSpace::cost) and
+//! [`MacroSpace::cost`](nas_core::space::MacroSpace::cost), which match the benchmarks'
 //! published counts.
 //!
 //! # Execution
@@ -34,13 +49,14 @@
 //! whose gradients are batch sums computed once (in micro-batch 0's share). The results
 //! depend on the micro-batch size and never on the thread count or the kernel family.
 
-use nas_core::space::CellSkeleton;
-use nas_core::{Cell, CellOp, InputShape};
+use nas_core::space::{CellSkeleton, MacroSkeleton};
+use nas_core::{Block, Cell, CellOp, InputShape, MacroNet};
 
 use super::avgpool::{self, MapGeom};
 use super::batchnorm::{self, GradMoments, Moments, Norm};
 use super::conv::{self, ConvGeom};
 use super::dense::{self, DenseGeom};
+use super::depthwise::{self, DwGeom};
 use super::init;
 use super::loss::{LossSum, softmax_cross_entropy};
 use super::simd::SimdPath;
@@ -100,6 +116,9 @@ pub(crate) enum Op {
     Zero { dst: T },
     /// Global average pooling.
     Gap { g: MapGeom, src: T, dst: T },
+    /// Depthwise convolution without bias (a MobileNetV2 block's middle layer),
+    /// `src -> dst` (written).
+    Depthwise { g: DwGeom, src: T, dst: T, w: usize },
     /// The linear classifier, weight at `w`, bias at `b`.
     Head {
         g: DenseGeom,
@@ -122,6 +141,7 @@ impl Op {
             | Op::Pool2 { src, .. }
             | Op::Skip { src, .. }
             | Op::Gap { src, .. }
+            | Op::Depthwise { src, .. }
             | Op::Head { src, .. } => Some(src),
             Op::Zero { .. } => None,
         }
@@ -139,6 +159,7 @@ impl Op {
             | Op::Skip { dst, .. }
             | Op::Zero { dst }
             | Op::Gap { dst, .. }
+            | Op::Depthwise { dst, .. }
             | Op::Head { dst, .. } => dst,
         }
     }
@@ -240,16 +261,16 @@ impl Builder {
         Map { t: dst, g: out }
     }
 
-    /// A 3x3 stride-2 convolution with padding 1 (no bias) to `cout` channels.
-    fn conv_s2(&mut self, x: Map, cout: usize) -> Map {
+    /// A `k x k` stride-2 convolution with padding `k / 2` (no bias) to `cout` channels.
+    fn conv_s2(&mut self, x: Map, k: usize, cout: usize) -> Map {
         let g = StridedGeom {
             cin: x.g.c,
             cout,
             hin: x.g.h,
             win: x.g.w,
-            k: 3,
+            k,
             stride: 2,
-            pad: 1,
+            pad: k / 2,
         };
         let out = MapGeom {
             h: g.hout(),
@@ -333,6 +354,139 @@ impl Builder {
         *nodes.last().expect("a cell has at least two nodes")
     }
 
+    /// A `k x k` depthwise convolution with padding `k / 2` and `stride` (no bias).
+    fn depthwise(&mut self, x: Map, k: usize, stride: usize) -> Map {
+        let g = DwGeom {
+            c: x.g.c,
+            hin: x.g.h,
+            win: x.g.w,
+            k,
+            stride,
+        };
+        let out = MapGeom {
+            h: g.hout(),
+            w: g.wout(),
+            c: x.g.c,
+        };
+        let dst = self.tensor(out.len());
+        let w = self.params;
+        self.params += g.weight_len();
+        self.ops.push(Op::Depthwise {
+            g,
+            src: x.t,
+            dst,
+            w,
+        });
+        Map { t: dst, g: out }
+    }
+
+    /// One layer of a macro network with `stride` (2 on the first layer of a stage) and
+    /// `cout` output channels: NAS-Bench-Macro's `Identity` and `InvertedResidual`
+    /// (its `train/model.py`).
+    fn block(&mut self, block: Block, x: Map, stride: usize, cout: usize) -> Map {
+        let reshapes = stride != 1 || cout != x.g.c;
+        match block {
+            Block::Identity if !reshapes => x,
+            Block::Identity => {
+                // 1x1 convolution with the stride, batch norm.
+                let y = if stride == 1 {
+                    self.conv(x, 1, cout)
+                } else {
+                    self.conv_s2(x, 1, cout)
+                };
+                self.bn(y, None)
+            }
+            Block::MbConv { kernel, expansion } => {
+                let hidden = x.g.c * expansion as usize;
+                let expanded = if expansion == 1 {
+                    x
+                } else {
+                    let e = self.conv(x, 1, hidden);
+                    let e = self.bn(e, None);
+                    self.relu(e)
+                };
+                let d = self.depthwise(expanded, kernel as usize, stride);
+                let d = self.bn(d, None);
+                let d = self.relu(d);
+                let p = self.conv(d, 1, cout);
+                if reshapes {
+                    self.bn(p, None)
+                } else {
+                    // The shortcut: the block's output is x plus the projection.
+                    let out = self.tensor(x.g.len());
+                    self.ops.push(Op::Skip {
+                        src: x.t,
+                        dst: out,
+                        add: false,
+                    });
+                    self.bn(p, Some(out))
+                }
+            }
+        }
+    }
+
+    /// Global average pooling and the linear classifier on `x`; the logits.
+    fn classifier(&mut self, x: Map, classes: usize) -> T {
+        let pooled = self.tensor(x.g.c);
+        self.ops.push(Op::Gap {
+            g: x.g,
+            src: x.t,
+            dst: pooled,
+        });
+        let logits = self.tensor(classes);
+        let (w, bias) = (self.params, self.params + x.g.c * classes);
+        self.params += x.g.c * classes + classes;
+        self.ops.push(Op::Head {
+            g: DenseGeom {
+                nin: x.g.c,
+                nout: classes,
+            },
+            src: pooled,
+            dst: logits,
+            w,
+            b: bias,
+        });
+        logits
+    }
+
+    /// The plan of the graph built, with logits `logits`: which ops write and which add
+    /// to their output, and which write and which add their input's gradient.
+    fn finish(mut self, input: InputShape, classes: usize, logits: T) -> CellPlan {
+        // Forward: the first op to write a tensor writes it, later ones add.
+        let mut written = vec![false; self.lens.len()];
+        for op in &mut self.ops {
+            let dst = op.dst();
+            if written[dst] {
+                op.set_add(true);
+            }
+            written[dst] = true;
+        }
+        // Backward (reverse order): the first gradient a tensor gets is written.
+        let mut input_grads = vec![InputGrad::None; self.ops.len()];
+        let mut got = vec![false; self.lens.len()];
+        for (i, op) in self.ops.iter().enumerate().rev() {
+            if let Some(src) = op.src().filter(|&s| s != INPUT) {
+                input_grads[i] = if got[src] {
+                    InputGrad::Add
+                } else {
+                    InputGrad::Write
+                };
+                got[src] = true;
+            }
+        }
+        CellPlan {
+            input,
+            classes,
+            ops: self.ops,
+            input_grads,
+            lens: self.lens,
+            params: self.params,
+            bn_channels: self.bn_channels,
+            convs: self.convs,
+            logits,
+        }
+    }
+
     /// NAS-Bench-201's `ResNetBasicblock(c, 2c, stride 2)`.
     fn reduction(&mut self, x: Map) -> Map {
         let cout = 2 * x.g.c;
@@ -356,7 +510,7 @@ impl Builder {
             cout,
         );
         let r = self.relu(x);
-        let a = self.conv_s2(r, cout);
+        let a = self.conv_s2(r, 3, cout);
         let a = self.bn(a, None);
         let b = self.relu(a);
         let b = self.conv(b, 3, cout);
@@ -411,59 +565,54 @@ impl CellPlan {
         }
         let x = b.bn(x, None);
         let x = b.relu(x);
-        let pooled = b.tensor(x.g.c);
-        b.ops.push(Op::Gap {
-            g: x.g,
-            src: x.t,
-            dst: pooled,
-        });
-        let classes = classes as usize;
-        let logits = b.tensor(classes);
-        let (w, bias) = (b.params, b.params + x.g.c * classes);
-        b.params += x.g.c * classes + classes;
-        b.ops.push(Op::Head {
-            g: DenseGeom {
-                nin: x.g.c,
-                nout: classes,
+        let logits = b.classifier(x, classes as usize);
+        Ok(b.finish(input, classes as usize, logits))
+    }
+
+    /// Plans the macro network `net` in `skeleton` (its stem and head channels; the
+    /// stages are `net`'s) on `input` with `classes` outputs: NAS-Bench-Macro's `Network`
+    /// (3x3 stem + BN + ReLU, the layers, the first of each stage with stride 2 and
+    /// twice the channels, 1x1 convolution to `head_channels` + BN + ReLU, global average
+    /// pooling, linear). Feature maps halve rounding up, as PyTorch's padded strided
+    /// convolutions do, so every input of at least 1x1 can be built.
+    pub fn new_macro(
+        net: &MacroNet,
+        skeleton: &MacroSkeleton,
+        input: InputShape,
+        classes: u32,
+    ) -> std::result::Result<CellPlan, String> {
+        if input.is_empty() || classes == 0 {
+            return Err(format!("input {input} with {classes} classes"));
+        }
+        let mut b = Builder {
+            lens: vec![input.len()],
+            ops: Vec::new(),
+            params: 0,
+            bn_channels: Vec::new(),
+            convs: Vec::new(),
+        };
+        let x = Map {
+            t: INPUT,
+            g: MapGeom {
+                h: input.height as usize,
+                w: input.width as usize,
+                c: input.channels as usize,
             },
-            src: pooled,
-            dst: logits,
-            w,
-            b: bias,
-        });
-        // Forward: the first op to write a tensor writes it, later ones add.
-        let mut written = vec![false; b.lens.len()];
-        for op in &mut b.ops {
-            let dst = op.dst();
-            if written[dst] {
-                op.set_add(true);
-            }
-            written[dst] = true;
-        }
-        // Backward (reverse order): the first gradient a tensor gets is written.
-        let mut input_grads = vec![InputGrad::None; b.ops.len()];
-        let mut got = vec![false; b.lens.len()];
-        for (i, op) in b.ops.iter().enumerate().rev() {
-            if let Some(src) = op.src().filter(|&s| s != INPUT) {
-                input_grads[i] = if got[src] {
-                    InputGrad::Add
-                } else {
-                    InputGrad::Write
-                };
-                got[src] = true;
+        };
+        let stem = b.conv(x, 3, skeleton.stem_channels as usize);
+        let stem = b.bn(stem, None);
+        let mut x = b.relu(stem);
+        for stage in net.stages() {
+            for (i, &block) in stage.iter().enumerate() {
+                let (stride, cout) = if i == 0 { (2, 2 * x.g.c) } else { (1, x.g.c) };
+                x = b.block(block, x, stride, cout);
             }
         }
-        Ok(CellPlan {
-            input,
-            classes,
-            ops: b.ops,
-            input_grads,
-            lens: b.lens,
-            params: b.params,
-            bn_channels: b.bn_channels,
-            convs: b.convs,
-            logits,
-        })
+        let head = b.conv(x, 1, skeleton.head_channels as usize);
+        let head = b.bn(head, None);
+        let head = b.relu(head);
+        let logits = b.classifier(head, classes as usize);
+        Ok(b.finish(input, classes as usize, logits))
     }
 
     /// Values per example of the input.
@@ -495,6 +644,16 @@ impl CellPlan {
             match *op {
                 Op::Conv { g, w, .. } => conv_init(rng, &mut p, w, (g.k, g.cin, g.cout)),
                 Op::Strided { g, w, .. } => conv_init(rng, &mut p, w, (g.k, g.cin, g.cout)),
+                Op::Depthwise { g, w, .. } => {
+                    // PyTorch's grouped convolution: fan-in k * k, weights drawn in
+                    // its `c x 1 x kh x kw` order.
+                    let bound = init::bound(g.k * g.k);
+                    for ch in 0..g.c {
+                        for tap in 0..g.k * g.k {
+                            p[w + tap * g.c + ch] = init::uniform(rng, bound);
+                        }
+                    }
+                }
                 Op::Bn { c, p: at, .. } => p[at..at + c].fill(1.0),
                 Op::Head { g, w, b, .. } => {
                     let bound = init::bound(g.nin);
@@ -747,6 +906,16 @@ fn forward_op(
             let (x, out) = read_write(&mut ws.acts, src, dst);
             avgpool::global_forward(g, n, x, out);
         }
+        Op::Depthwise { g, src, dst, w } => {
+            let (x, out) = read_write(&mut ws.acts, src, dst);
+            depthwise::forward(
+                &g,
+                n,
+                &x[..len(src)],
+                &params[w..w + g.weight_len()],
+                &mut out[..len(dst)],
+            );
+        }
         Op::Head { g, src, dst, w, b } => {
             let (x, out) = read_write(&mut ws.acts, src, dst);
             dense::forward(
@@ -897,6 +1066,23 @@ fn backward_op(
         Op::Gap { g, src, dst } => {
             let (dy, dx) = read_write(grads, dst, src);
             avgpool::global_backward(g, n, dy, dx, add);
+        }
+        Op::Depthwise { g, src, dst, w } => {
+            let wlen = g.weight_len();
+            let gw = &mut pgrads[w..w + wlen];
+            gw.fill(0.0);
+            depthwise::backward_weight(&g, n, &acts[src][..len(src)], &grads[dst][..len(dst)], gw);
+            if mode != InputGrad::None {
+                let (dy, dx) = read_write(grads, dst, src);
+                depthwise::backward_input(
+                    &g,
+                    n,
+                    &dy[..len(dst)],
+                    &params[w..w + wlen],
+                    &mut dx[..len(src)],
+                    add,
+                );
+            }
         }
         Op::Head { g, src, dst, w, b } => {
             // The head reads the pooled features, which nothing else reads: its input

@@ -533,4 +533,67 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn an_accumulated_input_gradient_adds_what_a_fresh_one_writes() {
+        // 1x1 convolutions read their input without a padded copy: both paths.
+        for (cin, k, pad, hw) in [(16, 1, 0, 2), (5, 1, 0, 3), (4, 3, 1, 3)] {
+            let (cout, n) = (32, 3);
+            let g = ConvGeom {
+                cin,
+                cout,
+                k,
+                pad,
+                hin: hw,
+                win: hw,
+                hout: hw,
+                wout: hw,
+            };
+            let x: Vec<f32> = (0..n * hw * hw * cin)
+                .map(|i| ((i * 31 % 17) as f32 - 8.0) / 9.0)
+                .collect();
+            let w: Vec<f32> = (0..g.patch() * cout)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 11.0)
+                .collect();
+            let dy: Vec<f32> = (0..n * hw * hw * cout)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 7.0)
+                .collect();
+            let path = SimdPath::best();
+            let mut bufs = Buffers::new(&g, true);
+            bufs.set_flipped_weight(&g, &w);
+            let mut gw = vec![0.0; g.patch() * cout];
+            let mut fresh = vec![0.0; x.len()];
+            backward_plain(
+                path,
+                &g,
+                n,
+                &x,
+                &dy,
+                &mut gw,
+                Some((&mut fresh, false)),
+                &mut bufs,
+            );
+            let base: Vec<f32> = (0..x.len()).map(|i| i as f32 * 0.01).collect();
+            let mut acc = base.clone();
+            backward_plain(
+                path,
+                &g,
+                n,
+                &x,
+                &dy,
+                &mut gw,
+                Some((&mut acc, true)),
+                &mut bufs,
+            );
+            for i in 0..x.len() {
+                assert!(
+                    (acc[i] - (base[i] + fresh[i])).abs() < 1e-5,
+                    "cin {cin} k {k}: {i}: {} vs {} + {}",
+                    acc[i],
+                    base[i],
+                    fresh[i]
+                );
+            }
+        }
+    }
 }

@@ -33,7 +33,6 @@ pub(crate) mod batchnorm;
 pub(crate) mod cellnet;
 pub(crate) mod conv;
 pub(crate) mod dense;
-#[allow(dead_code)] // wired into the macro networks of issue 21, next
 pub(crate) mod depthwise;
 pub(crate) mod dropout;
 pub(crate) mod gemm;

@@ -89,15 +89,6 @@ pub(crate) struct Plan {
     pub dropout_words: usize,
 }
 
-/// Why a cell or macro network cannot be trained (yet).
-pub(crate) fn untrainable(arch: &Architecture) -> String {
-    format!(
-        "nas's engine trains chain and cell architectures so far; this is a {} architecture (search {} spaces with a tabular benchmark, e.g. benchmarks/nas-bench-macro)",
-        arch.kind_name(),
-        arch.kind_name()
-    )
-}
-
 impl Plan {
     /// Plans `arch` on `input` with a head of `classes` outputs, or says why it cannot
     /// be built.
@@ -105,7 +96,12 @@ impl Plan {
         if input.is_empty() || classes == 0 {
             return Err(format!("input {input} with {classes} classes"));
         }
-        let arch = arch.as_chain().ok_or_else(|| untrainable(arch))?;
+        let arch = arch.as_chain().ok_or_else(|| {
+            format!(
+                "a {} architecture is planned as a graph of tensors (engine::cellnet), not a chain",
+                arch.kind_name()
+            )
+        })?;
         let geometries = arch.geometries(input)?;
         let mut steps = Vec::with_capacity(arch.depth() + 1);
         let mut prev = input.geometry();

@@ -3,8 +3,8 @@
 //! batch batch norm over several micro-batches), bit-identity across thread counts and
 //! kernel families, and training that learns.
 
-use nas_core::space::{CellParams, CellSkeleton};
-use nas_core::{Cell, InputShape, rng_from_seed};
+use nas_core::space::{CellParams, CellSkeleton, MacroParams, MacroSkeleton};
+use nas_core::{Cell, InputShape, MacroNet, rng_from_seed};
 use rand::RngCore;
 
 use super::{CellModel, CellPlan};
@@ -50,7 +50,26 @@ struct Case {
 }
 
 fn case(text: &str, skeleton: &CellSkeleton, input: InputShape, n: usize, seed: u64) -> Case {
-    let plan = CellPlan::new(&cell(text), skeleton, input, 3).unwrap();
+    case_of(
+        CellPlan::new(&cell(text), skeleton, input, 3).unwrap(),
+        input,
+        n,
+        seed,
+    )
+}
+
+/// A macro network in a small skeleton (stem 4, head 8 channels) with 3 classes.
+fn macro_case(text: &str, input: InputShape, n: usize, seed: u64) -> Case {
+    let skeleton = MacroSkeleton {
+        stem_channels: 4,
+        head_channels: 8,
+        ..MacroSkeleton::default()
+    };
+    let plan = CellPlan::new_macro(&text.parse().unwrap(), &skeleton, input, 3).unwrap();
+    case_of(plan, input, n, seed)
+}
+
+fn case_of(plan: CellPlan, input: InputShape, n: usize, seed: u64) -> Case {
     let mut rng = rng_from_seed(seed);
     let mut params = plan.init_params(&mut rng);
     // Batch-norm scales away from 1, and shifts of 2.5 to 3.5: most inputs of the ReLUs
@@ -148,7 +167,11 @@ fn a_skeleton_that_shrinks_the_map_too_far_says_which_stage() {
 /// three step sizes disagree) are skipped, at most one in ten.
 fn check_finite_differences(text: &str, micro: usize) {
     let c = case(text, &tiny(), InputShape::new(2, 6, 6), 7, 5);
-    let mut m = model(&c, micro, 1, SimdPath::best());
+    check_case_finite_differences(text, &c, micro);
+}
+
+fn check_case_finite_differences(text: &str, c: &Case, micro: usize) {
+    let mut m = model(c, micro, 1, SimdPath::best());
     let (g, _) = m.gradients(&c.x, &c.labels, true);
     let n = c.labels.len() as f64;
     let mut loss_at = |i: usize, delta: f32| {
@@ -247,8 +270,18 @@ fn the_statistics_are_those_of_the_whole_batch() {
 
 #[test]
 fn the_memory_estimate_covers_what_a_model_allocates() {
-    for (text, micro) in [(BEST_C10, 4), (ALL_OPS, 7), (ZERO_NODE, 3)] {
-        let c = case(text, &tiny(), InputShape::new(3, 8, 8), 10, 1);
+    for (text, micro) in [
+        (BEST_C10, 4),
+        (ALL_OPS, 7),
+        (ZERO_NODE, 3),
+        (MACRO_ALL, 4),
+        (MACRO_BEST, 3),
+    ] {
+        let c = if text.contains('|') {
+            case(text, &tiny(), InputShape::new(3, 8, 8), 10, 1)
+        } else {
+            macro_case(text, InputShape::new(3, 8, 8), 10, 1)
+        };
         let m = model(&c, micro, 1, SimdPath::best());
         let allocated: usize = m
             .workspaces
@@ -270,5 +303,165 @@ fn the_memory_estimate_covers_what_a_model_allocates() {
             allocated as u64 <= estimate,
             "{text}: {allocated} floats allocated, {estimate} estimated"
         );
+    }
+}
+
+/// Every block of a macro network: a stride-2 inverted residual without expansion, an
+/// identity that passes its input on, a stride-2 identity (1x1 convolution + BN), and
+/// an inverted residual with expansion and its shortcut.
+const MACRO_ALL: &str = "mbconv_k3_e1 identity / identity mbconv_k3_e2";
+/// NAS-Bench-Macro's best network (key 22212220).
+const MACRO_BEST: &str = "mbconv_k5_e6 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k3_e3 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k5_e6 identity";
+/// Key 00000000.
+const MACRO_IDENTITY: &str =
+    "identity identity / identity identity identity / identity identity identity";
+
+#[test]
+fn macro_parameter_counts_equal_nas_core_and_nas_bench_macro() {
+    // NAS-Bench-Macro's published counts (`params` of benchmarks/nas-bench-macro, from
+    // the benchmark's own file), 3x32x32, 10 classes, its skeleton: exact.
+    let c10 = InputShape::new(3, 32, 32);
+    for (text, published) in [(MACRO_IDENTITY, 387_882), (MACRO_BEST, 1_985_514)] {
+        let net: MacroNet = text.parse().unwrap();
+        let plan = CellPlan::new_macro(&net, &MacroSkeleton::default(), c10, 10).unwrap();
+        assert_eq!(plan.params, published, "{text}");
+    }
+    for (input, skeleton) in [
+        (c10, MacroSkeleton::default()),
+        (
+            InputShape::new(1, 28, 28),
+            MacroSkeleton {
+                stem_channels: 4,
+                head_channels: 8,
+                ..MacroSkeleton::default()
+            },
+        ),
+    ] {
+        for text in [MACRO_ALL, MACRO_BEST, MACRO_IDENTITY] {
+            let net: MacroNet = text.parse().unwrap();
+            let plan = CellPlan::new_macro(&net, &skeleton, input, 10).unwrap();
+            let space = MacroParams::holding(&net, skeleton.clone())
+                .check(input)
+                .unwrap();
+            assert_eq!(plan.params as u64, space.cost(&net, 10).params, "{text}");
+        }
+    }
+}
+
+/// The parameter blocks of a plan: every op's weights (and bias), a batch norm's scale
+/// and its shift apart.
+fn blocks(plan: &CellPlan) -> Vec<(String, std::ops::Range<usize>)> {
+    use super::Op;
+    let mut out = Vec::new();
+    for (i, op) in plan.ops.iter().enumerate() {
+        match *op {
+            Op::Conv { g, w, .. } => out.push((format!("op {i} conv"), w..w + g.patch() * g.cout)),
+            Op::Strided { g, w, .. } => {
+                out.push((format!("op {i} strided conv"), w..w + g.weight_len()));
+            }
+            Op::Depthwise { g, w, .. } => {
+                out.push((format!("op {i} depthwise"), w..w + g.weight_len()));
+            }
+            Op::Bn { c, p, .. } => {
+                out.push((format!("op {i} batch norm scale"), p..p + c));
+                out.push((format!("op {i} batch norm shift"), p + c..p + 2 * c));
+            }
+            Op::Head { g, w, b, .. } => {
+                out.push((format!("op {i} classifier"), w..b));
+                out.push((format!("op {i} classifier bias"), b..b + g.nout));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The gradient of every parameter block against central differences of the batch-mean
+/// loss along that block's gradient direction: the derivative there is the block's
+/// gradient norm. One direction per block averages the f32 rounding noise of the loss
+/// over the block's parameters, so that deep networks, where single-parameter
+/// differences sit at the noise floor, are checked to 2% (plus 3e-4, the f32 noise of the differences): |g| against the
+/// differences at step 5e-4. Blocks where the differences at 1e-3 and 5e-4 disagree (a
+/// ReLU switches within the step: at 1e-2, enough of them switch to move the
+/// differences by a few percent) are skipped, at most one in five.
+fn check_directional_derivatives(text: &str, c: &Case, micro: usize) {
+    let mut m = model(c, micro, 1, SimdPath::best());
+    let (g, _) = m.gradients(&c.x, &c.labels, true);
+    let n = c.labels.len() as f64;
+    let (mut checked, mut skipped) = (0, Vec::new());
+    for (name, range) in blocks(&c.plan) {
+        let norm = g[range.clone()]
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            .sqrt();
+        if norm == 0.0 {
+            continue;
+        }
+        let mut loss_along = |step: f64| {
+            let mut p = c.params.clone();
+            for i in range.clone() {
+                p[i] += (step * f64::from(g[i]) / norm) as f32;
+            }
+            m.set_params(p);
+            m.gradients(&c.x, &c.labels, false).1 / n
+        };
+        let mut fd = |eps: f64| (loss_along(eps) - loss_along(-eps)) / (2.0 * eps);
+        let (coarse, fine) = (fd(1e-3), fd(5e-4));
+        let tol = 3e-4 + 2e-2 * norm;
+        checked += 1;
+        if (coarse - fine).abs() > tol {
+            skipped.push(name);
+            continue;
+        }
+        assert!(
+            (norm - fine).abs() <= tol,
+            "{text}, {name}: gradient norm {norm:e}, finite differences {fine:e}"
+        );
+    }
+    assert!(
+        skipped.len() * 5 <= checked,
+        "{text}: the loss is not smooth enough along {skipped:?} of {checked} blocks"
+    );
+}
+
+#[test]
+fn every_macro_block_matches_finite_differences_with_whole_batch_statistics() {
+    for (text, input) in [
+        (MACRO_ALL, InputShape::new(2, 6, 6)),
+        ("identity / identity mbconv_k3_e2", InputShape::new(2, 6, 6)),
+        (
+            "mbconv_k5_e2 / mbconv_k3_e1 mbconv_k5_e3",
+            InputShape::new(3, 7, 5),
+        ),
+    ] {
+        for seed in [5, 6] {
+            let c = macro_case(text, input, 7, seed);
+            check_directional_derivatives(text, &c, 3);
+        }
+    }
+}
+
+#[test]
+fn every_cell_op_matches_directional_finite_differences() {
+    for text in [ALL_OPS, ZERO_NODE, BEST_C10] {
+        let c = case(text, &tiny(), InputShape::new(2, 6, 6), 7, 5);
+        check_directional_derivatives(text, &c, 3);
+    }
+}
+
+#[test]
+fn macro_gradients_do_not_depend_on_threads_or_kernel_family() {
+    let c = macro_case(MACRO_ALL, InputShape::new(3, 9, 9), 11, 3);
+    let (g1, l1) = model(&c, 4, 1, SimdPath::best()).gradients(&c.x, &c.labels, true);
+    for threads in [2, 3] {
+        let (g, l) = model(&c, 4, threads, SimdPath::best()).gradients(&c.x, &c.labels, true);
+        assert_eq!(l.to_bits(), l1.to_bits(), "{threads} threads");
+        assert_eq!(bits(&g), bits(&g1), "{threads} threads");
+    }
+    for path in SimdPath::supported() {
+        let (g, l) = model(&c, 4, 2, path).gradients(&c.x, &c.labels, true);
+        assert_eq!(l.to_bits(), l1.to_bits(), "{path}");
+        assert_eq!(bits(&g), bits(&g1), "{path}");
     }
 }
