@@ -909,6 +909,7 @@ fn forward_op(
         Op::Depthwise { g, src, dst, w } => {
             let (x, out) = read_write(&mut ws.acts, src, dst);
             depthwise::forward(
+                path,
                 &g,
                 n,
                 &x[..len(src)],
@@ -1071,10 +1072,18 @@ fn backward_op(
             let wlen = g.weight_len();
             let gw = &mut pgrads[w..w + wlen];
             gw.fill(0.0);
-            depthwise::backward_weight(&g, n, &acts[src][..len(src)], &grads[dst][..len(dst)], gw);
+            depthwise::backward_weight(
+                path,
+                &g,
+                n,
+                &acts[src][..len(src)],
+                &grads[dst][..len(dst)],
+                gw,
+            );
             if mode != InputGrad::None {
                 let (dy, dx) = read_write(grads, dst, src);
                 depthwise::backward_input(
+                    path,
                     &g,
                     n,
                     &dy[..len(dst)],
