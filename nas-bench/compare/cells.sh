@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Side by side: the nas engine and PyTorch on CPU train the same NAS-Bench-201 cell
 # networks (NAS-Bench-201's skeleton: stem of 16 channels, 3 stages of 5 cells, residual
-# reduction blocks) with the same batch size, optimiser (AdamW lr 1e-3, wd 0.01) and
+# reduction blocks) and a NAS-Bench-Macro network (its skeleton: stem of 32 channels,
+# head of 1280) with the same batch size, optimiser (AdamW lr 1e-3, wd 0.01) and
 # thread count, back to back, on 28x28 MNIST images and on 32x32 RGB images in CIFAR-10's
 # binary format; prints training img/s and the nas/PyTorch ratio.
 #
 # Usage: nas-bench/compare/cells.sh [--mnist-dir DIR] [--threads "2"] [--batch-size 128]
-#                                   [--images 2048] [--repeats 1] [--cells "best conv3 pool"]
+#                                   [--images 2048] [--repeats 1] [--cells "best conv3 pool macro"]
 #                                   [--stem-channels 16] [--cells-per-stage 5]
 #
 # Cells: best  = NAS-Bench-201's best CIFAR-10 cell (index 13714),
-#        conv3 = every edge nor_conv_3x3, pool = pooling and skip connections only.
+#        conv3 = every edge nor_conv_3x3, pool = pooling and skip connections only,
+#        macro = NAS-Bench-Macro's best network (key 22212220; --stem-channels and
+#        --cells-per-stage do not apply to it).
 # --images: training images per run (one epoch over them; throughput is what is compared).
 # The 32x32 images are generated (seeded noise in CIFAR-10's exact record format; CIFAR-10
 # itself cannot be downloaded here): the speed does not depend on the pixels.
@@ -25,7 +28,7 @@ threads_list="2"
 batch=128
 images=2048
 repeats=1
-cells="best conv3 pool"
+cells="best conv3 pool macro"
 stem=16
 per_stage=5
 while [[ $# -gt 0 ]]; do
@@ -38,7 +41,7 @@ while [[ $# -gt 0 ]]; do
         --cells) cells="$2"; shift 2 ;;
         --stem-channels) stem="$2"; shift 2 ;;
         --cells-per-stage) per_stage="$2"; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -74,7 +77,8 @@ cell_of() {
         best) echo "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|" ;;
         conv3) echo "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|" ;;
         pool) echo "|avg_pool_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|avg_pool_3x3~0|skip_connect~1|avg_pool_3x3~2|" ;;
-        *) echo "unknown cell $1 (best, conv3, pool)" >&2; exit 2 ;;
+        macro) echo "mbconv_k5_e6 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k3_e3 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k5_e6 identity" ;;
+        *) echo "unknown cell $1 (best, conv3, pool, macro)" >&2; exit 2 ;;
     esac
 }
 field() { "$python" -c "import json,sys; d=json.load(sys.stdin); v=d.get('$1'); print('' if v is None else v)"; }
@@ -83,10 +87,15 @@ field() { "$python" -c "import json,sys; d=json.load(sys.stdin); v=d.get('$1'); 
 if [[ $have_torch == 1 ]]; then
     "$python" -c "import torch; print('pytorch', torch.__version__, 'cpu capability', torch.backends.cpu.get_cpu_capability())"
 fi
-echo "skeleton: stem $stem, $per_stage cells per stage, 3 stages; batch $batch; $images training images, 1 epoch; AdamW lr 1e-3 wd 0.01"
+echo "cells: stem $stem, $per_stage cells per stage, 3 stages; macro: stem 32, head 1280; batch $batch; $images training images, 1 epoch; AdamW lr 1e-3 wd 0.01"
 printf "%-6s %-6s %-7s %-6s %10s %12s %12s %7s\n" cell input threads repeat params "nas img/s" "torch img/s" ratio
 for cell in $cells; do
     arch="$(cell_of "$cell")"
+    if [[ $cell == macro ]]; then
+        model=macro; skeleton=(--stem-channels 32 --head-channels 1280)
+    else
+        model=cell; skeleton=(--stem-channels "$stem" --cells-per-stage "$per_stage")
+    fi
     for input in 28x28 32x32; do
         if [[ $input == 28x28 ]]; then
             dataset=mnist; dir="$mnist_dir"; val=1000
@@ -98,13 +107,13 @@ for cell in $cells; do
                 torch_ips=""
                 if [[ $have_torch == 1 ]]; then
                     torch_json="$("$python" "$here/pytorch.py" --data-dir "$dir" --dataset "$dataset" \
-                        --model cell --arch "$arch" --stem-channels "$stem" --cells-per-stage "$per_stage" \
+                        --model "$model" --arch "$arch" "${skeleton[@]}" \
                         --threads "$threads" --batch-size "$batch" --val-size "$val" \
                         --train-images "$images" --seed 1)"
                     torch_ips="$(echo "$torch_json" | field train_img_per_s)"
                 fi
                 nas_json="$("$nas" eval --arch "$arch" --dataset "$dataset" --data-dir "$dir" \
-                    --stem-channels "$stem" --cells-per-stage "$per_stage" --epochs 1 \
+                    "${skeleton[@]}" --epochs 1 \
                     --threads "$threads" --batch-size "$batch" --validation-size "$val" \
                     --train-subset "$images" --seed 1 --format json)"
                 nas_ips="$(echo "$nas_json" | field train_img_per_s)"

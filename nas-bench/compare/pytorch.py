@@ -15,6 +15,12 @@ Models:
        (Dong & Yang, ICLR 2020, section 2.1; --stem-channels, --cells-per-stage,
        --stages): stem conv3x3 + BN, stages of cells, residual reduction blocks, BN-ReLU,
        global average pooling, linear; `none` edges left out of the sums (as nas does)
+  macro a NAS-Bench-Macro network (--arch: blocks `identity` / `mbconv_k<k>_e<e>`, layers
+       of a stage separated by spaces, stages by ` / `) with --stem-channels and
+       --head-channels (Su et al., CVPR 2021; its train/model.py): stem conv3x3 + BN +
+       ReLU, the layers (the first of each stage stride 2, twice the channels; MobileNetV2
+       inverted residuals, identity or a strided 1x1 conv + BN), conv1x1 + BN + ReLU,
+       global average pooling, linear
 
 Data: MNIST-format IDX files (--dataset mnist, 28x28) or CIFAR-10 binary batches
 (--dataset cifar10, 3x32x32; pixels standardised per channel, as nas does).
@@ -113,11 +119,54 @@ def nb201_network(nn, torch, arch, in_channels, c, n, stages, classes):
     return nn.Sequential(*layers)
 
 
+def macro_network(nn, arch, in_channels, stem, head, classes):
+    """NAS-Bench-Macro's network for `arch` (nas's text of a macro architecture)."""
+
+    def block(name, cin, cout, stride):
+        if name == "identity":
+            if stride == 1 and cin == cout:
+                return nn.Identity()
+            return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                 nn.BatchNorm2d(cout))
+        k, e = (int(v) for v in name[len("mbconv_k"):].split("_e"))
+        hidden = cin * e
+        layers = []
+        if e != 1:
+            layers += [nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU()]
+        layers += [nn.Conv2d(hidden, hidden, k, stride, padding=k // 2, groups=hidden, bias=False),
+                   nn.BatchNorm2d(hidden), nn.ReLU(),
+                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        body = nn.Sequential(*layers)
+        if stride == 1 and cin == cout:
+            class Residual(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = body
+
+                def forward(self, x):
+                    return self.body(x) + x
+            return Residual()
+        return body
+
+    layers = [nn.Conv2d(in_channels, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem),
+              nn.ReLU()]
+    ch = stem
+    for stage in arch.split(" / "):
+        for i, name in enumerate(stage.split()):
+            stride, cout = (2, 2 * ch) if i == 0 else (1, ch)
+            layers.append(block(name, ch, cout, stride))
+            ch = cout
+    layers += [nn.Conv2d(ch, head, 1, bias=False), nn.BatchNorm2d(head), nn.ReLU(),
+               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(head, classes)]
+    return nn.Sequential(*layers)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--model", choices=["cnn", "mlp", "cell"], default="cnn")
-    ap.add_argument("--arch", help="the cell, for --model cell")
+    ap.add_argument("--model", choices=["cnn", "mlp", "cell", "macro"], default="cnn")
+    ap.add_argument("--arch", help="the cell or macro network, for --model cell / macro")
+    ap.add_argument("--head-channels", type=int, default=1280)
     ap.add_argument("--stem-channels", type=int, default=16)
     ap.add_argument("--cells-per-stage", type=int, default=5)
     ap.add_argument("--stages", type=int, default=3)
@@ -185,6 +234,9 @@ def main():
         )
     elif args.model == "mlp":
         model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    elif args.model == "macro":
+        model = macro_network(nn, args.arch, channels, args.stem_channels,
+                              args.head_channels, 10)
     else:
         model = nb201_network(nn, torch, args.arch, channels, args.stem_channels,
                               args.cells_per_stage, args.stages, 10)
