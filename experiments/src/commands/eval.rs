@@ -163,25 +163,19 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
     }
     .check()
     .map_err(|e| BadInput::new(format!("invalid training settings: {e}")))?;
-    // A cell's space: the skeleton's bounds are checked before the data are loaded,
-    // the map every reduction block halves after (errors named by flag).
-    let cell_space = match &arch {
+    // A cell's or macro network's space: the skeleton's bounds are checked before the
+    // data are loaded, the feature maps after (errors named by flag).
+    let graph_space = match &arch {
+        Architecture::Chain(_) => None,
         Architecture::Cell(cell) => {
             let skeleton = CellSkeleton {
                 stem_channels: args.stem_channels.unwrap_or(16),
                 cells_per_stage: args.cells_per_stage,
                 stages: args.stages,
             };
-            let space = CellParams::holding(cell, skeleton.clone());
-            space
-                .validate()
-                .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
-            params.cell_skeleton = skeleton;
-            Some(space)
+            params.cell_skeleton = skeleton.clone();
+            Some(SearchSpaceParams::Cell(CellParams::holding(cell, skeleton)))
         }
-        _ => None,
-    };
-    let macro_space = match &arch {
         Architecture::Macro(net) => {
             let skeleton = MacroSkeleton {
                 stem_channels: args.stem_channels.unwrap_or(32),
@@ -189,14 +183,15 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
                 ..MacroSkeleton::default()
             };
             let space = MacroParams::holding(net, skeleton);
-            space
-                .validate()
-                .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
             params.macro_skeleton = space.skeleton.clone();
-            Some(space)
+            Some(SearchSpaceParams::Macro(space))
         }
-        _ => None,
     };
+    if let Some(space) = &graph_space {
+        space
+            .validate()
+            .map_err(|e| BadInput::new(flag_names(&e.to_string())))?;
+    }
     if args.epochs == 0 {
         return Err(BadInput::new("--epochs must be at least 1").into());
     }
@@ -210,38 +205,19 @@ pub fn exec(args: &EvalArgs) -> Result<()> {
             .into());
         }
     };
-    match &arch {
-        Architecture::Chain(chain) => {
-            chain.geometries(dataset.shape).map_err(|e| {
-                BadInput::new(format!("--arch does not fit {} images: {e}", dataset.shape))
-            })?;
-        }
-        Architecture::Cell(_) => {
-            cell_space
-                .as_ref()
-                .expect("set for a cell above")
-                .check(dataset.shape)
-                .map_err(|e| {
-                    BadInput::new(format!(
-                        "--arch does not fit {} images: {}",
-                        dataset.shape,
-                        flag_names(&e.to_string())
-                    ))
-                })?;
-        }
-        Architecture::Macro(_) => {
-            macro_space
-                .as_ref()
-                .expect("set for a macro network above")
-                .check(dataset.shape)
-                .map_err(|e| {
-                    BadInput::new(format!(
-                        "--arch does not fit {} images: {}",
-                        dataset.shape,
-                        flag_names(&e.to_string())
-                    ))
-                })?;
-        }
+    if let Architecture::Chain(chain) = &arch {
+        chain.geometries(dataset.shape).map_err(|e| {
+            BadInput::new(format!("--arch does not fit {} images: {e}", dataset.shape))
+        })?;
+    }
+    if let Some(space) = &graph_space {
+        space.check(dataset.shape).map_err(|e| {
+            BadInput::new(format!(
+                "--arch does not fit {} images: {}",
+                dataset.shape,
+                flag_names(&e.to_string())
+            ))
+        })?;
     }
     let budget = Budget {
         epochs: args.epochs,

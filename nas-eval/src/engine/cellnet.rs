@@ -223,6 +223,30 @@ struct Map {
 }
 
 impl Builder {
+    /// An empty graph on `input` (tensor 0) and the input's map, or why no network
+    /// can be built on it.
+    fn start(input: InputShape, classes: u32) -> std::result::Result<(Builder, Map), String> {
+        if input.is_empty() || classes == 0 {
+            return Err(format!("input {input} with {classes} classes"));
+        }
+        let b = Builder {
+            lens: vec![input.len()],
+            ops: Vec::new(),
+            params: 0,
+            bn_channels: Vec::new(),
+            convs: Vec::new(),
+        };
+        let x = Map {
+            t: INPUT,
+            g: MapGeom {
+                h: input.height as usize,
+                w: input.width as usize,
+                c: input.channels as usize,
+            },
+        };
+        Ok((b, x))
+    }
+
     fn tensor(&mut self, len: usize) -> T {
         self.lens.push(len);
         self.lens.len() - 1
@@ -527,24 +551,7 @@ impl CellPlan {
         input: InputShape,
         classes: u32,
     ) -> std::result::Result<CellPlan, String> {
-        if input.is_empty() || classes == 0 {
-            return Err(format!("input {input} with {classes} classes"));
-        }
-        let mut b = Builder {
-            lens: vec![input.len()],
-            ops: Vec::new(),
-            params: 0,
-            bn_channels: Vec::new(),
-            convs: Vec::new(),
-        };
-        let mut x = Map {
-            t: INPUT,
-            g: MapGeom {
-                h: input.height as usize,
-                w: input.width as usize,
-                c: input.channels as usize,
-            },
-        };
+        let (mut b, mut x) = Builder::start(input, classes)?;
         let stem = b.conv(x, 3, skeleton.stem_channels as usize);
         x = b.bn(stem, None);
         for stage in 0..skeleton.stages {
@@ -581,24 +588,7 @@ impl CellPlan {
         input: InputShape,
         classes: u32,
     ) -> std::result::Result<CellPlan, String> {
-        if input.is_empty() || classes == 0 {
-            return Err(format!("input {input} with {classes} classes"));
-        }
-        let mut b = Builder {
-            lens: vec![input.len()],
-            ops: Vec::new(),
-            params: 0,
-            bn_channels: Vec::new(),
-            convs: Vec::new(),
-        };
-        let x = Map {
-            t: INPUT,
-            g: MapGeom {
-                h: input.height as usize,
-                w: input.width as usize,
-                c: input.channels as usize,
-            },
-        };
+        let (mut b, x) = Builder::start(input, classes)?;
         let stem = b.conv(x, 3, skeleton.stem_channels as usize);
         let stem = b.bn(stem, None);
         let mut x = b.relu(stem);
