@@ -510,12 +510,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, BadInput> {
 
 /// Parses and checks config text (`path` is only used in messages).
 pub fn parse(source: &str, path: &Path) -> Result<LoadedConfig, BadInput> {
-    let mut config: Config = toml::from_str(source).map_err(|e| BadInput {
-        path: Some(path.to_path_buf()),
-        position: e.span().map(|s| line_col(source, s.start)),
-        field: None,
-        message: e.message().trim().to_string(),
-    })?;
+    let mut config: Config = toml::from_str(source).map_err(|e| toml_error(path, source, &e))?;
     let loaded = LoadedConfig {
         config: config.clone(),
         path: path.to_path_buf(),
@@ -913,6 +908,54 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// A TOML file's parse or type error as [`BadInput`]: the file, the line and column, the
+/// field there ([`field_at`]) and toml's message.
+pub fn toml_error(path: &Path, source: &str, e: &toml::de::Error) -> BadInput {
+    BadInput {
+        path: Some(path.to_path_buf()),
+        position: e.span().map(|s| line_col(source, s.start)),
+        field: e.span().and_then(|s| field_at(source, s.start)),
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// The dotted path (`training.lr_schedule`, `strategy[1].kind`) of the innermost value
+/// written at byte `offset` of TOML source: the field a parse error points at. None when
+/// the offset is in no value (or the source does not parse as TOML).
+pub fn field_at(source: &str, offset: usize) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+    type Value<'a> = toml::Spanned<DeValue<'a>>;
+    fn table(t: &DeTable<'_>, offset: usize, prefix: &str, best: &mut Option<(usize, String)>) {
+        for (key, value) in t.iter() {
+            let name = if prefix.is_empty() {
+                key.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", key.get_ref())
+            };
+            visit(value, offset, name, best);
+        }
+    }
+    fn visit(v: &Value<'_>, offset: usize, name: String, best: &mut Option<(usize, String)>) {
+        let span = v.span();
+        if span.contains(&offset) && best.as_ref().is_none_or(|(len, _)| span.len() <= *len) {
+            *best = Some((span.len(), name.clone()));
+        }
+        match v.get_ref() {
+            DeValue::Table(t) => table(t, offset, &name, best),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    visit(item, offset, format!("{name}[{i}]"), best);
+                }
+            }
+            _ => {}
+        }
+    }
+    let root = DeTable::parse(source).ok()?;
+    let mut best = None;
+    table(root.get_ref(), offset, "", &mut best);
+    best.map(|(_, name)| name)
+}
+
 /// Line and column of a dotted field path (`a.b[2].c`) in TOML source: of the deepest part
 /// of the path that is written in the file (a default is not written anywhere).
 pub fn locate(source: &str, path: &str) -> Option<(usize, usize)> {
@@ -946,6 +989,17 @@ pub fn locate(source: &str, path: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_field_at_an_offset() {
+        let src = "[experiment]\nseed = 1\n\n[training]\nlr_schedule = \"cos\"\n[[strategy]]\nkind = \"random\"\n[[strategy]]\nkind = \"genetic\"\nparams = { population = \"x\" }\n";
+        let at = |needle: &str| field_at(src, src.find(needle).unwrap()).unwrap();
+        assert_eq!(at("\"cos\""), "training.lr_schedule");
+        assert_eq!(at("\"genetic\""), "strategy[1].kind");
+        assert_eq!(at("\"x\""), "strategy[1].params.population");
+        assert_eq!(at("1\n"), "experiment.seed");
+        assert_eq!(field_at("not toml = = 1", 3), None);
+    }
 
     #[test]
     fn locates_nested_fields() {

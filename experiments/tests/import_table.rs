@@ -130,6 +130,21 @@ fn bad_values_are_named_by_file_row_and_column() {
         err.contains("data.json: row 1, column `val_acc@4#0`: accuracy 101 is outside [0, 100]"),
         "{err}"
     );
+    // A spec value of the wrong kind is named by its field.
+    let spec_path = spec(tmp.path(), "data.csv", "");
+    let text = fs::read_to_string(&spec_path)
+        .unwrap()
+        .replace("accuracy = \"percent\"", "accuracy = \"percentage\"");
+    fs::write(&spec_path, text).unwrap();
+    common::nas_refused(
+        &[
+            "import-table",
+            spec_path.to_str().unwrap(),
+            "--out",
+            tmp.path().join("never").to_str().unwrap(),
+        ],
+        "spec.toml:8:12: `table.accuracy`: unknown variant `percentage`",
+    );
 }
 
 fn run_config(table: &Path, extra: &str) -> String {

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 
 use super::table::{TABLE_CSV, TABLE_FORMAT, TABLE_JSON};
 use super::wide::{self, AccuracyUnit, Column, Pick, Record, WideManifest};
-use crate::config::{hex, line_col, locate};
+use crate::config::{hex, locate, toml_error};
 use crate::error::BadInput;
 use crate::outputs::write_atomic;
 
@@ -128,12 +128,7 @@ fn sha256_file(path: &Path) -> Result<String, BadInput> {
 pub fn import(spec_path: &Path, data: Option<&Path>, out: &Path) -> Result<Imported, BadInput> {
     let text = std::fs::read_to_string(spec_path)
         .map_err(|e| BadInput::at(spec_path, format!("cannot read the import spec: {e}")))?;
-    let spec: ImportSpec = toml::from_str(&text).map_err(|e| BadInput {
-        path: Some(spec_path.to_path_buf()),
-        position: e.span().map(|s| line_col(&text, s.start)),
-        field: None,
-        message: e.message().trim().to_string(),
-    })?;
+    let spec: ImportSpec = toml::from_str(&text).map_err(|e| toml_error(spec_path, &text, &e))?;
     let field_error = |field: &str, message: String| BadInput {
         path: Some(spec_path.to_path_buf()),
         position: locate(&text, field),
