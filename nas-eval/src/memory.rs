@@ -270,20 +270,7 @@ pub fn estimate(
     train_images: usize,
     test_images: usize,
 ) -> Result<MemoryEstimate, String> {
-    use crate::engine::cellnet::CellPlan;
-    let graph = match arch {
-        Architecture::Chain(_) => None,
-        Architecture::Cell(cell) => {
-            Some(CellPlan::new(cell, &params.cell_skeleton, input, classes))
-        }
-        Architecture::Macro(net) => Some(CellPlan::new_macro(
-            net,
-            &params.macro_skeleton,
-            input,
-            classes,
-        )),
-    };
-    if let Some(plan) = graph {
+    if let Some(plan) = crate::engine::cellnet::CellPlan::of(arch, params, input, classes) {
         let plan = plan?;
         let p = plan.params as u64;
         let batch = u64::from(params.batch_size);

@@ -54,19 +54,7 @@ impl Network {
         };
         let batch = params.batch_size as usize;
         let threads = params.threads as usize;
-        let graph = match arch {
-            Architecture::Chain(_) => None,
-            Architecture::Cell(cell) => {
-                Some(CellPlan::new(cell, &params.cell_skeleton, shape, classes))
-            }
-            Architecture::Macro(net) => Some(CellPlan::new_macro(
-                net,
-                &params.macro_skeleton,
-                shape,
-                classes,
-            )),
-        };
-        if let Some(plan) = graph {
+        if let Some(plan) = CellPlan::of(arch, params, shape, classes) {
             if params.backend == BackendKind::Candle {
                 return Err(build_error(format!(
                     "the candle reference backend trains chain architectures only; train {} networks on the native engine (backend = \"native\")",

@@ -50,7 +50,7 @@
 //! depend on the micro-batch size and never on the thread count or the kernel family.
 
 use nas_core::space::{CellSkeleton, MacroSkeleton};
-use nas_core::{Block, Cell, CellOp, InputShape, MacroNet};
+use nas_core::{Architecture, Block, Cell, CellOp, InputShape, MacroNet};
 
 use super::avgpool::{self, MapGeom};
 use super::batchnorm::{self, GradMoments, Moments, Norm};
@@ -64,6 +64,7 @@ use super::strided::{self, StridedGeom};
 use super::{NasRng, OptimState, Optimizer, for_each_item};
 use crate::backend::{Batch, Model};
 use crate::error::Result;
+use crate::params::TrainValidParams;
 
 /// A tensor of the graph (index into the plan's lengths and the workspace's buffers).
 type T = usize;
@@ -543,6 +544,29 @@ impl Builder {
 }
 
 impl CellPlan {
+    /// The plan of a cell (in `params.cell_skeleton`) or macro network (with
+    /// `params.macro_skeleton`'s stem and head) on `input`, or why it cannot be built;
+    /// None for a chain, which is not a graph.
+    pub fn of(
+        arch: &Architecture,
+        params: &TrainValidParams,
+        input: InputShape,
+        classes: u32,
+    ) -> Option<std::result::Result<CellPlan, String>> {
+        match arch {
+            Architecture::Chain(_) => None,
+            Architecture::Cell(cell) => {
+                Some(CellPlan::new(cell, &params.cell_skeleton, input, classes))
+            }
+            Architecture::Macro(net) => Some(CellPlan::new_macro(
+                net,
+                &params.macro_skeleton,
+                input,
+                classes,
+            )),
+        }
+    }
+
     /// Plans `cell` in `skeleton` on `input` with `classes` outputs, or says why it
     /// cannot be built (a reduction block needs an even feature map of at least 2 x 2).
     pub fn new(
