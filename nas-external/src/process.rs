@@ -153,7 +153,8 @@ impl Process {
     /// Sends one message.
     ///
     /// # Errors
-    /// When the process has closed its input (it exited).
+    /// When the process has closed its input: "exited before answering", with its exit
+    /// status (as [`Process::receive`] says when the read notices it first).
     pub fn send(&mut self, request: &Request) -> Result<(), ProcessError> {
         let mut line = serde_json::to_string(request).expect("requests serialize");
         line.push('\n');
@@ -164,6 +165,13 @@ impl Process {
             None => Err(std::io::Error::other("input closed")),
         };
         result.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                // Its input is closed: it exited (or is exiting) without reading the
+                // request, which is the same fault as exiting before the answer, whether
+                // the write or the read notices it first.
+                let status = self.exit_status_within(Duration::from_secs(1));
+                return self.error(format!("exited before answering{status}"), None);
+            }
             let status = self.exit_status();
             self.error(format!("cannot be written to ({e}){status}"), None)
         })
@@ -209,6 +217,20 @@ impl Process {
         match self.child.try_wait() {
             Ok(Some(status)) => format!(" ({status})"),
             _ => String::new(),
+        }
+    }
+
+    /// " (exit status N)" when the process exits within `wait`, else "".
+    fn exit_status_within(&mut self, wait: Duration) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return format!(" ({status})");
+            }
+            if start.elapsed() >= wait {
+                return String::new();
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
