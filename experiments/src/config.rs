@@ -73,6 +73,9 @@ fn default_validation_size() -> usize {
 const MAX_REPETITIONS: u32 = 100_000;
 const MAX_EVALUATIONS: u32 = 1_000_000;
 const MAX_WORKERS: usize = 256;
+
+/// Most simulated workers per run.
+const MAX_SIMULATED_WORKERS: u32 = 4096;
 const MAX_EPOCHS: u32 = 10_000;
 /// Most architectures `nas tabulate` may enumerate: each is held in memory and trained
 /// `tabulate.seeds` times, so a larger value is a typo, not a plan (NAS-Bench-101, the
@@ -141,6 +144,14 @@ pub struct ExperimentSection {
     /// ends the run within its budget (`discard`, NAS-Bench-201's protocol).
     #[serde(default, skip_serializing_if = "is_keep")]
     pub over_budget: nas_core::OverBudget,
+    /// Simulated asynchronous workers per run (only with the tabular evaluator): each run
+    /// is a discrete-event simulation in which this many workers take trials for their
+    /// recorded training seconds, the strategy is asked whenever one is free and told when
+    /// a trial ends on the simulated clock, and `max_train_seconds` is simulated
+    /// wall-clock time (see `nas_core::run`). The results depend on it (that is the
+    /// experiment) and on nothing else. None: one worker, trials one after another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_workers: Option<u32>,
     /// Runs executed in parallel (default: one per core). Never changes results.
     #[serde(default = "default_workers")]
     pub workers: usize,
@@ -701,6 +712,21 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
             "experiment.over_budget".into(),
             "\"discard\" applies to the trial that would exceed max_train_epochs or max_train_seconds; set one of them".into(),
         ));
+    }
+    if let Some(w) = e.simulated_workers {
+        if w == 0 || w > MAX_SIMULATED_WORKERS {
+            return Err(invalid(
+                "experiment.simulated_workers",
+                w,
+                &format!("an integer from 1 to {MAX_SIMULATED_WORKERS}"),
+            ));
+        }
+        if config.evaluator.kind == EvaluatorKind::Train {
+            return Err((
+                "experiment.simulated_workers".into(),
+                "simulated workers need the tabular evaluator (evaluator.kind = \"tabular\"), whose recorded training seconds drive the simulated clock; real training runs its trials one after another (experiment.workers runs several runs at once)".into(),
+            ));
+        }
     }
     if e.workers == 0 || e.workers > MAX_WORKERS {
         return Err(invalid(

@@ -476,6 +476,8 @@ mod tests {
                 ..Metrics::default()
             }),
             cached: false,
+            fidelity: None,
+            schedule: None,
         })
     }
 

@@ -120,6 +120,8 @@ mod tests {
             reason: Some("test".into()),
             metrics: None,
             cached: false,
+            fidelity: None,
+            schedule: None,
         })
     }
 

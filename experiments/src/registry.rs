@@ -31,6 +31,9 @@ pub struct BuildContext {
     pub limits: nas_core::Limits,
     /// How to start the process of an external strategy.
     pub external: Option<nas_external::Launch>,
+    /// The run's per-trial budget in epochs: the largest fidelity a multi-fidelity
+    /// strategy may ask for.
+    pub budget_epochs: u32,
 }
 
 /// Why a strategy's params were refused.
@@ -157,6 +160,51 @@ pub static REGISTRY: &[Entry] = &[
         about: "BANANAS, neural-predictor Bayesian optimisation, White et al. 2021 (nas-bo)",
         typed: &Typed::<nas_bo::BananasParams> {
             build: |p, c| Ok(Box::new(nas_bo::Bananas::new(c.space, p, c.rng))),
+            params: PhantomData,
+        },
+    },
+    Entry {
+        kind: "successive-halving",
+        about: "successive halving, Jamieson & Talwalkar 2016 (nas-mf; multi-fidelity)",
+        typed: &Typed::<nas_mf::SuccessiveHalvingParams> {
+            build: |p, c| {
+                Ok(Box::new(nas_mf::SuccessiveHalving::new(
+                    c.space,
+                    p,
+                    c.budget_epochs,
+                    c.rng,
+                )?))
+            },
+            params: PhantomData,
+        },
+    },
+    Entry {
+        kind: "hyperband",
+        about: "Hyperband, Li et al. 2018 (nas-mf; multi-fidelity)",
+        typed: &Typed::<nas_mf::HyperbandParams> {
+            build: |p, c| {
+                Ok(Box::new(nas_mf::Hyperband::new(
+                    c.space,
+                    p,
+                    c.budget_epochs,
+                    c.rng,
+                )?))
+            },
+            params: PhantomData,
+        },
+    },
+    Entry {
+        kind: "asha",
+        about: "asynchronous successive halving (ASHA), Li et al. 2020 (nas-mf; multi-fidelity)",
+        typed: &Typed::<nas_mf::AshaParams> {
+            build: |p, c| {
+                Ok(Box::new(nas_mf::Asha::new(
+                    c.space,
+                    p,
+                    c.budget_epochs,
+                    c.rng,
+                )?))
+            },
             params: PhantomData,
         },
     },

@@ -102,6 +102,10 @@ pub trait Plan: Sync {
     }
     /// Retrain each run's best architecture at the end and score it on the test set.
     fn final_test(&self) -> bool;
+    /// Simulated asynchronous workers per run (None: trials one after another).
+    fn simulated_workers(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The comparison of the strategies of a config: one run per (strategy, repetition seed).
@@ -149,6 +153,7 @@ impl Plan for ExperimentPlan<'_> {
             run: unit.label(),
             limits: self.limits(unit),
             external,
+            budget_epochs: self.config.budget.epochs,
         })?)
     }
 
@@ -173,6 +178,10 @@ impl Plan for ExperimentPlan<'_> {
 
     fn final_test(&self) -> bool {
         self.config.experiment.final_test
+    }
+
+    fn simulated_workers(&self) -> Option<u32> {
+        self.config.experiment.simulated_workers
     }
 }
 
@@ -253,12 +262,21 @@ impl TrialHost for Host<'_> {
 
     fn evaluate(&mut self, mut trial: Trial) -> Trial {
         let ctx = self.ctx;
+        // An evaluator that cannot continue a training trains a continued trial from
+        // scratch (same seed): it costs the whole training.
+        if !ctx.evaluator.continues()
+            && let Some(f) = trial.fidelity.as_mut()
+        {
+            f.prior_epochs = 0;
+            f.prior_seconds = 0.0;
+        }
         lock(ctx.in_flight).insert(self.unit.index, trial.clone());
         let request = EvalRequest {
             arch: &trial.arch,
             budget: ctx.plan.budget(),
             seed: trial.seed,
             test: ctx.plan.test_every_trial(),
+            fidelity: trial.fidelity.as_ref().map(|f| f.epochs),
         };
         let outcome = ctx.evaluator.evaluate(&request);
         trial.record(outcome);
@@ -350,7 +368,10 @@ pub fn run_unit(ctx: &RunContext<'_>, unit: &Unit, recorded: Recorded) -> Result
         unit: unit.index,
         sink: ctx.progress,
     };
-    let mut state = RunState::new();
+    let mut state = match plan.simulated_workers() {
+        Some(workers) => RunState::simulated(workers),
+        None => RunState::new(),
+    };
     let reason = loop {
         let mut observers: [&mut dyn Observer; 2] = [&mut journal, &mut progress];
         let step = state
@@ -407,6 +428,7 @@ fn evaluate_final(ctx: &RunContext<'_>, unit: &Unit, best: &Trial) -> FinalEval 
         budget: ctx.plan.budget(),
         seed: best.seed,
         test: true,
+        fidelity: None,
     };
     let (status, reason, metrics) = match ctx.evaluator.evaluate(&request) {
         Ok(eval) => match eval.metrics.check() {

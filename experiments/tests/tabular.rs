@@ -94,6 +94,7 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
                     budget: &budget,
                     seed,
                     test: true,
+                    fidelity: None,
                 })
                 .unwrap();
             let m = eval.metrics;
@@ -113,6 +114,7 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
                     budget: &budget,
                     seed,
                     test: false,
+                    fidelity: None,
                 })
                 .unwrap();
             assert_eq!(search.metrics.test_acc, None);
@@ -135,6 +137,7 @@ fn tabular_runs_are_identical_across_repeats_and_workers_and_answer_recorded_met
             budget: &budget,
             seed: 1,
             test: false,
+            fidelity: None,
         })
         .unwrap_err()
         .to_string();
@@ -363,6 +366,7 @@ fn a_tabulation_with_learning_curves_answers_every_recorded_epoch_and_rebuilds_f
                     budget: &budget(e),
                     seed,
                     test: true,
+                    fidelity: None,
                 })
                 .unwrap()
                 .metrics;
@@ -390,6 +394,7 @@ fn a_tabulation_with_learning_curves_answers_every_recorded_epoch_and_rebuilds_f
                     budget: &bad,
                     seed,
                     test: false,
+                    fidelity: None,
                 })
                 .unwrap_err()
                 .to_string();

@@ -93,6 +93,7 @@ fn run(strategy: &mut dyn Strategy, evaluator: &SyntheticEvaluator, budget: &Bud
                 budget,
                 seed,
                 test: false,
+                fidelity: None,
             })
             .expect("the formula evaluates");
         let trial = Trial {
@@ -105,6 +106,8 @@ fn run(strategy: &mut dyn Strategy, evaluator: &SyntheticEvaluator, budget: &Bud
             reason: eval.reason,
             metrics: Some(eval.metrics),
             cached: false,
+            fidelity: None,
+            schedule: None,
         };
         history.push(trial.clone());
         strategy.tell(&trial).expect("the strategy learns");

@@ -66,6 +66,7 @@ fn main() {
             budget: &budget,
             seed: 100 + i as u64,
             test: false,
+            fidelity: None,
         })
         .expect("a trial")
         .metrics

@@ -11,6 +11,8 @@ use crate::trial::Trial;
 pub struct History {
     trials: Vec<Trial>,
     first_by_arch: HashMap<ArchId, usize>,
+    /// The first trial of each (architecture, fidelity); fidelity None: the run's budget.
+    first_at: HashMap<(ArchId, Option<u32>), usize>,
     best: Option<usize>,
 }
 
@@ -24,6 +26,8 @@ impl History {
     pub fn push(&mut self, trial: Trial) {
         let i = self.trials.len();
         self.first_by_arch.entry(trial.arch.id()).or_insert(i);
+        let epochs = trial.fidelity.as_ref().map(|f| f.epochs);
+        self.first_at.entry((trial.arch.id(), epochs)).or_insert(i);
         if let Some(f) = trial.fitness() {
             // Strictly better only: ties keep the earlier trial.
             let better = match self.best {
@@ -68,6 +72,14 @@ impl History {
         self.first_by_arch.get(&arch.id()).map(|&i| &self.trials[i])
     }
 
+    /// The first trial of an architecture at a fidelity (`epochs`; None: at the run's
+    /// budget, as single-fidelity strategies propose), if it was evaluated so.
+    pub fn lookup_at(&self, arch: &Architecture, epochs: Option<u32>) -> Option<&Trial> {
+        self.first_at
+            .get(&(arch.id(), epochs))
+            .map(|&i| &self.trials[i])
+    }
+
     /// True when the architecture was evaluated in this run.
     pub fn contains(&self, arch: &Architecture) -> bool {
         self.first_by_arch.contains_key(&arch.id())
@@ -78,7 +90,9 @@ impl History {
         self.first_by_arch.len()
     }
 
-    /// Best fitness after each trial (None until a trial ranks).
+    /// Best fitness after each trial (None until a trial ranks). The best of a run with
+    /// fidelities is its best validation accuracy at any fidelity (Li et al. 2018's
+    /// "smallest intermediate loss seen so far").
     pub fn best_so_far(&self) -> Vec<Option<f64>> {
         let mut best: Option<f64> = None;
         self.trials
@@ -112,6 +126,8 @@ mod tests {
                 ..Metrics::default()
             }),
             cached: false,
+            fidelity: None,
+            schedule: None,
         }
     }
 

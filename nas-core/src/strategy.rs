@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::architecture::Architecture;
 use crate::error::Result;
+use crate::fidelity::Proposal;
 use crate::history::History;
 use crate::trial::Trial;
 
@@ -15,6 +16,7 @@ use crate::trial::Trial;
 /// The runner owns the loop, the budget and the evaluator. It calls [`Strategy::ask`] for a
 /// proposal and, once that trial has finished in any status, [`Strategy::tell`] with it.
 /// A strategy must accept several asks before the matching tells (asynchronous workers).
+/// The loop calls [`Strategy::propose`], which defaults to `ask`.
 ///
 /// A strategy owns its RNG (a [`crate::NasRng`] from [`crate::RunSeeds::strategy_rng`]) and
 /// draws from nothing else, so the same params, seed and told trials give the same
@@ -29,6 +31,17 @@ pub trait Strategy: Send {
     /// Learns from a finished trial (ok, diverged, failed or killed) of an architecture
     /// this strategy proposed. `trial.fitness()` is None for trials that do not rank.
     fn tell(&mut self, trial: &Trial) -> Result<()>;
+
+    /// Proposes the next trial: what the loop calls. A single-fidelity strategy keeps the
+    /// default, [`Strategy::ask`] at the run's budget. A multi-fidelity strategy (see
+    /// [`crate::fidelity`]) overrides it to propose a fidelity, or to continue one of its
+    /// earlier trials; `Ok(None)` means it has nothing to propose until a trial in flight
+    /// ends (synchronous successive halving waiting for the rest of its rung, with
+    /// simulated workers). Returning None with no trial in flight is a strategy bug: the
+    /// loop stops the run with an error.
+    fn propose(&mut self, history: &History) -> Result<Option<Proposal>> {
+        self.ask(history).map(|arch| Some(Proposal::new(arch)))
+    }
 }
 
 /// A strategy's hyper-parameters as written in a config (`XParams`: serde, unknown fields

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::architecture::Architecture;
 use crate::evaluator::{EvalError, Evaluation};
+use crate::fidelity::{Fidelity, Schedule};
 
 /// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,6 +71,8 @@ pub struct Metrics {
     /// Epochs of training done (fractional when a trial stopped early).
     pub epochs: f64,
     /// Wall-clock seconds of training (not reproducible; kept out of the compared tables).
+    /// For a trial that continued an earlier training, the whole training of its network
+    /// (the earlier part included).
     pub train_seconds: f64,
     /// The learning curve: the validation score after each epoch, `curve[e - 1]` after
     /// epoch `e` (empty unless the evaluator was asked to record it, e.g. `[training]
@@ -167,9 +170,16 @@ pub struct Trial {
     pub reason: Option<String>,
     /// What was measured (present for `ok` and `diverged`).
     pub metrics: Option<Metrics>,
-    /// True when the architecture had been evaluated earlier in the run and its metrics
-    /// were reused instead of training it again.
+    /// True when the architecture had been evaluated earlier in the run (at the same
+    /// fidelity) and its metrics were reused instead of training it again.
     pub cached: bool,
+    /// The fidelity it was evaluated at, for a trial of a multi-fidelity strategy (None:
+    /// the run's per-trial budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<Fidelity>,
+    /// When and on which simulated worker it ran, in a run with simulated workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 impl Trial {
@@ -200,6 +210,28 @@ impl Trial {
         }
     }
 
+    /// What the trial cost, `(epochs, training seconds)`: nothing for a cached trial or one
+    /// without metrics (a failed trial); else its metrics' epochs and seconds, less what
+    /// an earlier training it continued had already done ([`Fidelity::prior_epochs`],
+    /// [`Fidelity::prior_seconds`]; never below 0).
+    pub fn cost(&self) -> (f64, f64) {
+        match (&self.metrics, self.cached) {
+            (Some(m), false) => {
+                let (e, s) = self
+                    .fidelity
+                    .as_ref()
+                    .map_or((0.0, 0.0), |f| (f64::from(f.prior_epochs), f.prior_seconds));
+                ((m.epochs - e).max(0.0), (m.train_seconds - s).max(0.0))
+            }
+            _ => (0.0, 0.0),
+        }
+    }
+
+    /// The epochs the trial's scores are after: its fidelity, or `budget` (the run's).
+    pub fn epochs_or(&self, budget: u32) -> u32 {
+        self.fidelity.as_ref().map_or(budget, |f| f.epochs)
+    }
+
     /// The fitness (validation accuracy) if the trial may be ranked: status `ok` and a
     /// finite score.
     pub fn fitness(&self) -> Option<f64> {
@@ -228,6 +260,8 @@ mod tests {
             reason: Some("interrupted while training".into()),
             metrics: None,
             cached: false,
+            fidelity: None,
+            schedule: None,
         }
     }
 
@@ -358,5 +392,38 @@ mod tests {
             assert_eq!(trial.fitness(), None);
         }
         assert!(Metrics::default().check().is_ok());
+    }
+
+    #[test]
+    fn a_continued_trial_costs_only_its_new_epochs() {
+        let mut trial = in_flight();
+        assert_eq!(trial.cost(), (0.0, 0.0), "no metrics, no cost");
+        trial.metrics = Some(Metrics {
+            epochs: 9.0,
+            train_seconds: 90.0,
+            ..Metrics::default()
+        });
+        assert_eq!(trial.cost(), (9.0, 90.0));
+        trial.fidelity = Some(Fidelity {
+            epochs: 9,
+            continues: Some(2),
+            prior_epochs: 3,
+            prior_seconds: 31.5,
+        });
+        assert_eq!(trial.cost(), (6.0, 58.5));
+        assert_eq!(trial.epochs_or(27), 9);
+        trial.cached = true;
+        assert_eq!(trial.cost(), (0.0, 0.0), "a cached trial trains nothing");
+        // Single-fidelity trials serialize as before: no fidelity, schedule or curve.
+        let json = serde_json::to_string(&in_flight()).unwrap();
+        assert!(
+            !json.contains("fidelity") && !json.contains("schedule"),
+            "{json}"
+        );
+        assert!(
+            !serde_json::to_string(&Metrics::default())
+                .unwrap()
+                .contains("curve")
+        );
     }
 }

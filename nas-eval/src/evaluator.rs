@@ -360,7 +360,13 @@ pub(crate) fn cost(
 
 impl Evaluator for TrainingEvaluator {
     fn evaluate(&self, request: &EvalRequest<'_>) -> Result<Evaluation, EvalError> {
-        let report = self.train(request.arch, request.budget, request.seed, request.test)?;
+        // A multi-fidelity trial trains its fidelity's epochs from scratch with its seed
+        // (this evaluator keeps no training state to continue).
+        let budget = Budget {
+            epochs: request.epochs(),
+            ..request.budget.clone()
+        };
+        let report = self.train(request.arch, &budget, request.seed, request.test)?;
         Ok(Evaluation {
             status: report.status,
             reason: report.reason,

@@ -36,6 +36,7 @@ fn run(
             budget,
             seed,
             test,
+            fidelity: None,
         })
         .unwrap();
     (ev.status, ev.reason, ev.metrics)
@@ -216,6 +217,7 @@ fn architectures_that_do_not_fit_the_input_are_errors() {
             budget: &Budget::default(),
             seed: 1,
             test: false,
+            fidelity: None,
         })
         .unwrap_err();
     assert!(

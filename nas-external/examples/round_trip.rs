@@ -86,6 +86,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..Metrics::default()
             }),
             cached: false,
+            fidelity: None,
+            schedule: None,
         };
         let t = Instant::now();
         strategy.tell(&trial)?;

@@ -69,7 +69,7 @@ impl ExternalEvaluator {
             arch: request.arch.to_string(),
             genes: self.space.encode(request.arch).unwrap_or_default(),
             budget: EvalBudget {
-                epochs: request.budget.epochs,
+                epochs: request.epochs(),
                 train_subset: request.budget.train_subset,
             },
             seed: request.seed,
@@ -170,7 +170,7 @@ impl ExternalEvaluator {
             test_loss: m.test_loss.filter(|_| request.test),
             params: m.params.unwrap_or(cost.params),
             macs: m.macs.unwrap_or(cost.macs),
-            epochs: m.epochs.unwrap_or(f64::from(request.budget.epochs)),
+            epochs: m.epochs.unwrap_or(f64::from(request.epochs())),
             train_seconds: m.train_seconds.unwrap_or(0.0),
             curve: Vec::new(),
         })
@@ -267,6 +267,7 @@ for line in sys.stdin:
                 budget: &budget,
                 seed: 1,
                 test,
+                fidelity: None,
             })
         };
         let first = eval("nor_conv_3x3", true).unwrap();

@@ -232,6 +232,8 @@ for line in sys.stdin:
                 ..Metrics::default()
             }),
             cached: false,
+            fidelity: None,
+            schedule: None,
         };
         s.tell(&trial).unwrap();
         assert!(

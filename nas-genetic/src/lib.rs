@@ -45,7 +45,7 @@
 //!     let arch = ga.ask(&history)?;
 //!     assert!(space.is_valid(&arch) && !history.contains(&arch));
 //!     let seed = seeds.trial_seed(index);
-//!     let request = EvalRequest { arch: &arch, budget: &Budget::default(), seed, test: false };
+//!     let request = EvalRequest { arch: &arch, budget: &Budget::default(), seed, test: false, fidelity: None };
 //!     let eval = evaluator.evaluate(&request).expect("the toy evaluator never fails");
 //!     let trial = Trial {
 //!         strategy: "ga".into(),
@@ -57,6 +57,8 @@
 //!         reason: eval.reason,
 //!         metrics: Some(eval.metrics),
 //!         cached: false,
+//!         fidelity: None,
+//!         schedule: None,
 //!     };
 //!     history.push(trial.clone());
 //!     ga.tell(&trial)?;

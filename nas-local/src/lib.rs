@@ -33,7 +33,7 @@
 //!     let arch = search.ask(&history)?;
 //!     assert!(space.is_valid(&arch) && !history.contains(&arch));
 //!     let seed = seeds.trial_seed(index);
-//!     let request = EvalRequest { arch: &arch, budget: &Budget::default(), seed, test: false };
+//!     let request = EvalRequest { arch: &arch, budget: &Budget::default(), seed, test: false, fidelity: None };
 //!     let eval = evaluator.evaluate(&request).expect("the toy evaluator never fails");
 //!     let trial = Trial {
 //!         strategy: "local-search".into(),
@@ -45,6 +45,8 @@
 //!         reason: eval.reason,
 //!         metrics: Some(eval.metrics),
 //!         cached: false,
+//!         fidelity: None,
+//!         schedule: None,
 //!     };
 //!     history.push(trial.clone());
 //!     search.tell(&trial)?;

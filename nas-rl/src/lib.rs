@@ -42,7 +42,7 @@
 //!     let arch = controller.ask(&history)?;
 //!     assert!(space.is_valid(&arch));
 //!     let seed = seeds.trial_seed(index);
-//!     let request = EvalRequest { arch: &arch, budget: &Budget::default(), seed, test: false };
+//!     let request = EvalRequest { arch: &arch, budget: &Budget::default(), seed, test: false, fidelity: None };
 //!     let eval = evaluator.evaluate(&request).expect("the toy evaluator never fails");
 //!     let trial = Trial {
 //!         strategy: "reinforce".into(),
@@ -54,6 +54,8 @@
 //!         reason: eval.reason,
 //!         metrics: Some(eval.metrics),
 //!         cached: false,
+//!         fidelity: None,
+//!         schedule: None,
 //!     };
 //!     history.push(trial.clone());
 //!     controller.tell(&trial)?;

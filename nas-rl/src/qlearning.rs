@@ -417,6 +417,8 @@ mod tests {
                 ..Metrics::default()
             }),
             cached: false,
+            fidelity: None,
+            schedule: None,
         };
         q.tell(&trial).unwrap();
         // With α = 1 and 100 replays of the one trajectory, its path is worth 0.9 > 0.5.

@@ -43,6 +43,8 @@ struct Recorded {
     arch: Architecture,
     seed: u64,
     test: bool,
+    /// The trial's fidelity (epochs), for a multi-fidelity strategy's trial.
+    fidelity: Option<u32>,
     status: Status,
     metrics: Option<Metrics>,
 }
@@ -59,6 +61,7 @@ fn recorded(events: &[Event]) -> Vec<Recorded> {
                     arch: t.arch.clone(),
                     seed: t.seed,
                     test: t.metrics.as_ref().is_some_and(|m| m.test_acc.is_some()),
+                    fidelity: t.fidelity.as_ref().map(|f| f.epochs),
                     status: t.status,
                     metrics: t.metrics.clone(),
                 })
@@ -69,6 +72,7 @@ fn recorded(events: &[Event]) -> Vec<Recorded> {
                     arch: f.arch.clone(),
                     seed: f.seed,
                     test: true,
+                    fidelity: None,
                     status: f.status,
                     metrics: f.metrics.clone(),
                 })
@@ -232,6 +236,7 @@ pub fn exec(args: &VerifyArgs) -> Result<()> {
             budget: &loaded.config.budget,
             seed: r.seed,
             test: r.test,
+            fidelity: r.fidelity,
         };
         let (status, metrics) = match scorer.evaluator.evaluate(&request) {
             Ok(e) => (e.status, Some(e.metrics)),

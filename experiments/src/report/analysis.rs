@@ -191,7 +191,9 @@ pub(crate) fn anytime_curves(a: &Analysis, evaluations: u32) -> Vec<Curve> {
 
 /// Mean best-so-far validation accuracy against the recorded (simulated) training
 /// seconds, on a grid of 200 points: each run's best at time t is its best among the
-/// trials finished by t (cached repeats cost nothing).
+/// trials finished by t (cached repeats cost nothing, continued trainings their new
+/// seconds). With simulated workers the time is the simulated wall-clock time at which
+/// each trial ended (the NAS-Bench-201 / Syne Tune way to compare at equal compute).
 pub(crate) fn time_curves(a: &Analysis) -> Vec<Curve> {
     // Per strategy, per run: (clock after the trial, best so far).
     type Clocked = Vec<(f64, Option<f64>)>;
@@ -207,10 +209,8 @@ pub(crate) fn time_curves(a: &Analysis) -> Vec<Curve> {
                         .iter()
                         .zip(r.history().best_so_far())
                         .map(|(t, best)| {
-                            if !t.cached {
-                                clock += t.metrics.as_ref().map_or(0.0, |m| m.train_seconds);
-                            }
-                            (clock, best)
+                            clock += t.cost().1;
+                            (t.schedule.map_or(clock, |s| s.end), best)
                         })
                         .collect()
                 })
@@ -317,6 +317,8 @@ kind = "evolution"
                     ..Metrics::default()
                 }),
                 cached: false,
+                fidelity: None,
+                schedule: None,
             })
             .collect();
         let final_eval = test.map(|t| FinalEval {

@@ -459,14 +459,20 @@ fn short(x: f64) -> String {
 
 /// The most any run spent of a metric (its trials that trained: cached repeats cost
 /// nothing), summed as `runs.csv` sums `epochs_used`.
-fn most_spent(runs: &[RunRecord], metric: fn(&nas_core::Metrics) -> f64) -> f64 {
+/// The most any run spent: the sum of its trials' costs (`Trial::cost`: cached trials
+/// cost nothing, continued ones their new epochs), `seconds` picking the training
+/// seconds; with simulated workers the seconds are the simulated clock at the run's
+/// last trial.
+fn most_spent(runs: &[RunRecord], seconds: bool) -> f64 {
     runs.iter()
         .map(|r| {
+            let clock = r.trials.iter().filter_map(|t| t.schedule.map(|s| s.end));
+            if seconds && r.trials.iter().any(|t| t.schedule.is_some()) {
+                return clock.fold(0.0, f64::max);
+            }
             r.trials
                 .iter()
-                .filter(|t| !t.cached)
-                .filter_map(|t| t.metrics.as_ref())
-                .map(metric)
+                .map(|t| if seconds { t.cost().1 } else { t.cost().0 })
                 .sum::<f64>()
         })
         .fold(0.0, f64::max)
@@ -483,15 +489,16 @@ fn budget_rule(config: &Config, runs: &[RunRecord]) -> Option<String> {
         limits.push(format!("{} training epochs", super::number(m)));
         spent.push(format!(
             "{} training epochs",
-            short(most_spent(runs, |m| m.epochs))
+            short(most_spent(runs, false))
         ));
     }
     if let Some(m) = e.max_train_seconds {
-        limits.push(format!("{} recorded training seconds", super::number(m)));
-        spent.push(format!(
-            "{} recorded training seconds",
-            short(most_spent(runs, |m| m.train_seconds))
-        ));
+        let unit = match e.simulated_workers {
+            Some(n) => format!("simulated wall-clock seconds on {n} asynchronous workers"),
+            None => "recorded training seconds".to_string(),
+        };
+        limits.push(format!("{} {unit}", super::number(m)));
+        spent.push(format!("{} {unit}", short(most_spent(runs, true))));
     }
     if limits.is_empty() {
         return None;

@@ -17,9 +17,13 @@ mod markdown;
 mod plots;
 mod tables;
 
+pub use tables::FIDELITIES_CSV;
+
 /// File name of the Markdown report.
 pub const REPORT: &str = "report.md";
-/// The tables whose bytes depend only on the config (never on workers, timing or resume).
+/// The tables whose bytes depend only on the config (never on workers, timing or resume);
+/// runs with fidelities or simulated workers also write [`FIDELITIES_CSV`], reproducible
+/// too.
 pub const REPRODUCIBLE: [&str; 4] = ["trials.csv", "runs.csv", "summary.csv", "tests.csv"];
 /// Significance level of the tests in the report.
 const ALPHA: f64 = 0.05;

@@ -269,12 +269,16 @@ impl super::Output for Plots {
         )?;
         if r.manifest.table.is_some() {
             let curves = time_curves(r.analysis);
+            let axis = match r.config.experiment.simulated_workers {
+                Some(n) => format!("simulated wall-clock seconds ({n} workers)"),
+                None => "recorded training seconds".to_string(),
+            };
             crate::outputs::replace_files(out, &["anytime_time.svg", "anytime_time.png"], |dir| {
                 anytime(
                     dir,
                     "anytime_time",
                     &format!("{name}: anytime performance (simulated time)"),
-                    "recorded training seconds",
+                    &axis,
                     &curves,
                 )
             })?;

@@ -79,9 +79,8 @@ pub(crate) fn trial_rows(runs: &[RunRecord]) -> Vec<TrialRow> {
         let best = run.history().best_so_far();
         for (t, best) in run.trials.iter().zip(best) {
             let m = t.metrics.as_ref();
-            if !t.cached {
-                epochs_used += m.map_or(0.0, |m| m.epochs);
-            }
+            // Cached trials cost nothing, continued ones their new epochs.
+            epochs_used += t.cost().0;
             rows.push(TrialRow {
                 strategy: t.strategy.clone(),
                 repetition: t.repetition,
@@ -104,6 +103,69 @@ pub(crate) fn trial_rows(runs: &[RunRecord]) -> Vec<TrialRow> {
         }
     }
     rows
+}
+
+/// One row of `fidelities.csv`: the fidelity and simulated schedule of a trial of a run
+/// with a multi-fidelity strategy or simulated workers (the columns trials.csv does not
+/// have). Reproducible: the seconds are a table's recorded ones, written only for runs
+/// on simulated workers, which only tabular runs have.
+#[derive(Serialize, Default)]
+pub(crate) struct FidelityRow {
+    strategy: String,
+    repetition: u32,
+    trial: u32,
+    /// Epochs asked for (empty: the run's budget).
+    fidelity_epochs: String,
+    /// The trial whose training it continued.
+    continues: String,
+    /// Epochs that training had already done (0 when the evaluator trained the continued
+    /// trial from scratch).
+    prior_epochs: String,
+    /// Epochs this trial cost.
+    cost_epochs: String,
+    /// Training seconds it cost on the simulated clock.
+    cost_seconds: String,
+    /// The simulated worker, and when the trial started and ended on the simulated clock.
+    worker: String,
+    start: String,
+    end: String,
+}
+
+/// The rows of `fidelities.csv`; None when no trial has a fidelity or a schedule (the
+/// file is not written: single-fidelity runs keep exactly their old outputs).
+pub(crate) fn fidelity_rows(runs: &[RunRecord]) -> Option<Vec<FidelityRow>> {
+    let any = runs
+        .iter()
+        .flat_map(|r| &r.trials)
+        .any(|t| t.fidelity.is_some() || t.schedule.is_some());
+    if !any {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for t in runs.iter().flat_map(|r| &r.trials) {
+        let f = t.fidelity.as_ref();
+        let (cost_epochs, cost_seconds) = t.cost();
+        rows.push(FidelityRow {
+            strategy: t.strategy.clone(),
+            repetition: t.repetition,
+            trial: t.index,
+            fidelity_epochs: f.map(|f| f.epochs.to_string()).unwrap_or_default(),
+            continues: f
+                .and_then(|f| f.continues)
+                .map(|j| j.to_string())
+                .unwrap_or_default(),
+            prior_epochs: f
+                .filter(|f| f.continues.is_some())
+                .map(|f| f.prior_epochs.to_string())
+                .unwrap_or_default(),
+            cost_epochs: num(cost_epochs),
+            cost_seconds: t.schedule.map(|_| num(cost_seconds)).unwrap_or_default(),
+            worker: t.schedule.map(|s| s.worker.to_string()).unwrap_or_default(),
+            start: t.schedule.map(|s| num(s.start)).unwrap_or_default(),
+            end: t.schedule.map(|s| num(s.end)).unwrap_or_default(),
+        });
+    }
+    Some(rows)
 }
 
 #[derive(Serialize, Default)]
@@ -153,13 +215,7 @@ pub(crate) fn run_rows(config: &Config, runs: &[RunRecord]) -> Vec<RunRow> {
                 test_status: fin.map(|f| f.status.to_string()).unwrap_or_default(),
                 test_acc: opt(fin_metrics.and_then(|m| m.test_acc)),
                 test_loss: opt(fin_metrics.and_then(|m| m.test_loss)),
-                epochs_used: num(run
-                    .trials
-                    .iter()
-                    .filter(|t| !t.cached)
-                    .filter_map(|t| t.metrics.as_ref())
-                    .map(|m| m.epochs)
-                    .sum()),
+                epochs_used: num(run.trials.iter().map(|t| t.cost().0).sum()),
                 ended: run.ended,
             }
         })
@@ -319,12 +375,18 @@ pub(crate) fn test_rows(tests: &[PairwiseTest]) -> Vec<TestRow> {
         .collect()
 }
 
-/// The five CSV tables.
+/// The per-trial fidelities and simulated schedule, for runs that have them.
+pub const FIDELITIES_CSV: &str = "fidelities.csv";
+
+/// The five CSV tables (six with `fidelities.csv`).
 pub(crate) struct CsvTables;
 
 impl Output for CsvTables {
     fn write(&self, out: &Path, r: &Report<'_>) -> Result<()> {
         write_atomic(&out.join("trials.csv"), &csv_bytes(&trial_rows(r.runs))?)?;
+        if let Some(rows) = fidelity_rows(r.runs) {
+            write_atomic(&out.join(FIDELITIES_CSV), &csv_bytes(&rows)?)?;
+        }
         write_atomic(
             &out.join("runs.csv"),
             &csv_bytes(&run_rows(r.config, r.runs))?,

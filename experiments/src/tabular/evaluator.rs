@@ -364,7 +364,12 @@ impl Evaluator for TabularEvaluator {
                         manifest.architectures
                     )
                 })?;
-                let budget = request.budget;
+                // A multi-fidelity request asks for the budget's training at its epochs.
+                let asked = Budget {
+                    epochs: request.epochs(),
+                    ..request.budget.clone()
+                };
+                let budget = &asked;
                 let curve_epochs = manifest.curves.as_ref().map_or(0, |c| c.epochs);
                 let early = budget != &manifest.budget
                     && budget.train_subset == manifest.budget.train_subset
@@ -434,6 +439,13 @@ impl Evaluator for TabularEvaluator {
                 signal,
                 report,
             } => {
+                if let Some(epochs) = request.fidelity {
+                    return Err(format!(
+                        "the imported table {} answers its search signal only, not a fidelity of {epochs} epochs: multi-fidelity strategies need a table tabulated with learning curves ([training] curve = true)",
+                        self.dir.display()
+                    )
+                    .into());
+                }
                 let (_, record) = records.get(&request.arch.id()).ok_or_else(missing)?;
                 let unit = manifest.accuracy;
                 let read = |pick: &Pick| {
@@ -475,6 +487,12 @@ impl Evaluator for TabularEvaluator {
                 })
             }
         }
+    }
+
+    /// A table answers a continued trial from the learning curve of the training it
+    /// recorded (the seconds between the two epochs), so continuing costs the new epochs.
+    fn continues(&self) -> bool {
+        true
     }
 }
 

@@ -25,6 +25,8 @@ pub fn told(strategy: &str, arch: &Architecture, index: u32, fitness: Option<f64
             ..Metrics::default()
         }),
         cached: false,
+        fidelity: None,
+        schedule: None,
     }
 }
 

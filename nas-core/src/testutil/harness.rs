@@ -41,12 +41,15 @@ impl TrialHost for Host<'_> {
     }
 
     fn evaluate(&mut self, mut pending: Trial) -> Trial {
-        let request = EvalRequest {
-            arch: &pending.arch,
-            budget: &Budget::default(),
-            seed: pending.seed,
-            test: false,
-        };
+        if !self.evaluator.continues()
+            && let Some(f) = pending.fidelity.as_mut()
+        {
+            f.prior_epochs = 0;
+            f.prior_seconds = 0.0;
+        }
+        let budget = Budget::default();
+        let request = EvalRequest::new(&pending.arch, &budget, pending.seed)
+            .with_fidelity(pending.fidelity.as_ref().map(|f| f.epochs));
         let outcome = self.evaluator.evaluate(&request);
         pending.record(outcome);
         pending
@@ -66,6 +69,14 @@ impl Run {
             seeds,
             evaluator,
             state: RunState::new(),
+        }
+    }
+
+    /// The same run on `workers` simulated asynchronous workers ([`RunState::simulated`]).
+    pub fn with_workers(self, workers: u32) -> Self {
+        Run {
+            state: RunState::simulated(workers),
+            ..self
         }
     }
 

@@ -40,7 +40,7 @@ pub use checks::{
 pub use harness::{Run, run};
 pub use learning::{UniformBaseline, compare_with_random, final_bests};
 pub use toy::{
-    SyntheticEvaluator, TOY_CLASSES, TOY_INPUT, synthetic_fitness, tiny_space, toy_cell_optimum,
-    toy_cell_space, toy_macro_optimum, toy_macro_space, toy_optimum, toy_params, toy_space,
-    toy_spaces,
+    SyntheticEvaluator, TOY_CLASSES, TOY_INPUT, learning_gap, synthetic_fitness, tiny_space,
+    toy_cell_optimum, toy_cell_space, toy_macro_optimum, toy_macro_space, toy_optimum, toy_params,
+    toy_space, toy_spaces,
 };

@@ -266,7 +266,7 @@ impl Evaluator for SyntheticEvaluator {
                 }
             }
         };
-        let epochs = f64::from(request.budget.epochs);
+        let epochs = f64::from(request.epochs());
         let mut metrics = Metrics {
             params: cost.params,
             macs: cost.macs,
@@ -287,7 +287,11 @@ impl Evaluator for SyntheticEvaluator {
         }
         let u =
             (derive_seed(request.seed, "synthetic-noise", 0) >> 11) as f64 / (1u64 << 53) as f64;
-        let acc = (synthetic_fitness(request.arch) + self.noise * (2.0 * u - 1.0)).clamp(0.0, 1.0);
+        let mut fitness = synthetic_fitness(request.arch);
+        if let Some(e) = request.fidelity {
+            fitness -= learning_gap(request.arch) * 0.7f64.powi(e.saturating_sub(1) as i32);
+        }
+        let acc = (fitness + self.noise * (2.0 * u - 1.0)).clamp(0.0, 1.0);
         metrics.val_acc = Some(acc);
         metrics.val_loss = Some(-acc.max(1e-9).ln());
         if request.test {
@@ -300,6 +304,21 @@ impl Evaluator for SyntheticEvaluator {
             metrics,
         })
     }
+
+    /// Its scores are a function of (architecture, seed, epochs) and its training seconds
+    /// grow with the epochs, so a continued trial costs only its new epochs.
+    fn continues(&self) -> bool {
+        true
+    }
+}
+
+/// How far below its final fitness an architecture scores after one epoch of a
+/// multi-fidelity request (the gap shrinks by 0.7 per epoch): between 0.05 and 0.35,
+/// drawn from the architecture's id, so that the ranking after a few epochs only
+/// partly predicts the final one, as with real learning curves.
+pub fn learning_gap(arch: &Architecture) -> f64 {
+    let u = (derive_seed(arch.id().0, "synthetic-gap", 0) >> 11) as f64 / (1u64 << 53) as f64;
+    0.05 + 0.3 * u
 }
 
 #[cfg(test)]

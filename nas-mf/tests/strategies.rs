@@ -1,0 +1,327 @@
+//! Successive halving, Hyperband and ASHA driven by nas-core's loop (the one `nas run`
+//! uses) on the synthetic evaluator, whose scores rise with the epochs and whose
+//! training seconds are proportional to them.
+
+use std::collections::HashMap;
+
+use nas_core::testutil::Run;
+use nas_core::{RunSeeds, Strategy, Trial};
+use nas_mf::{
+    Asha, AshaParams, Hyperband, HyperbandParams, SuccessiveHalving, SuccessiveHalvingParams,
+};
+
+fn seeds(name: &str) -> RunSeeds {
+    RunSeeds::new(11, name, 0)
+}
+
+fn epochs(t: &Trial) -> u32 {
+    t.fidelity
+        .as_ref()
+        .expect("every trial has a fidelity")
+        .epochs
+}
+
+/// Checks every continued trial: it continues an earlier ok trial of the same
+/// architecture at fewer epochs, keeps that trial's seed, and costs the new epochs.
+fn check_continuations(trials: &[Trial]) {
+    for t in trials {
+        let f = t.fidelity.as_ref().unwrap();
+        if let Some(j) = f.continues {
+            let below = &trials[j as usize];
+            assert!(j < t.index, "trial {} continues a later trial", t.index);
+            assert_eq!(below.arch, t.arch);
+            assert_eq!(t.seed, below.seed, "a continuation keeps the seed");
+            assert_eq!(f.prior_epochs, epochs(below));
+            if !t.cached {
+                assert_eq!(t.cost().0, f64::from(f.epochs - f.prior_epochs));
+            }
+        }
+    }
+}
+
+#[test]
+fn hyperband_runs_its_brackets_in_turn_and_promotes_the_best_third() {
+    let s = seeds("hyperband");
+    let params = HyperbandParams::default().check().unwrap();
+    let mut run = Run::toy(s);
+    let mut hb = Hyperband::new(run.space.clone(), params, 9, s.strategy_rng()).unwrap();
+    // Bracket s = 2: 9 at 1 epoch, 3 at 3, 1 at 9; s = 1: 5 at 3, 1 at 9; s = 0: 3 at 9;
+    // then s = 2 again.
+    run.steps(&mut hb, 9 + 3 + 1 + 5 + 1 + 3 + 9);
+    let t = run.history().trials();
+    let got: Vec<u32> = t.iter().map(epochs).collect();
+    let want: Vec<u32> = [
+        vec![1; 9],
+        vec![3; 3],
+        vec![9],
+        vec![3; 5],
+        vec![9],
+        vec![9; 3],
+    ]
+    .concat()
+    .into_iter()
+    .chain([1; 9])
+    .collect();
+    assert_eq!(got, want);
+    check_continuations(t);
+    // The promoted three are the best three of the first rung, best first.
+    let mut first: Vec<&Trial> = t[..9].iter().collect();
+    first.sort_by(|a, b| b.fitness().unwrap().total_cmp(&a.fitness().unwrap()));
+    let promoted: Vec<u32> = t[9..12]
+        .iter()
+        .map(|t| t.fidelity.as_ref().unwrap().continues.unwrap())
+        .collect();
+    let best: Vec<u32> = first[..3].iter().map(|t| t.index).collect();
+    assert_eq!(promoted, best);
+    // And the one at 9 epochs continues the best of those three.
+    let mut second: Vec<&Trial> = t[9..12].iter().collect();
+    second.sort_by(|a, b| b.fitness().unwrap().total_cmp(&a.fitness().unwrap()));
+    assert_eq!(
+        t[12].fidelity.as_ref().unwrap().continues,
+        Some(second[0].index)
+    );
+    // Bracket s = 1 starts fresh architectures at 3 epochs; s = 0 trains from scratch.
+    assert!(
+        t[13..18]
+            .iter()
+            .all(|t| t.fidelity.as_ref().unwrap().continues.is_none())
+    );
+    assert!(
+        t[19..22]
+            .iter()
+            .all(|t| t.fidelity.as_ref().unwrap().continues.is_none())
+    );
+    // Continuing costs the new epochs only: 9·1 + 3·2 + 6 + 5·3 + 6 + 3·9 (+ 9·1).
+    let cost: f64 = t.iter().map(|t| t.cost().0).sum();
+    let cached: f64 = t
+        .iter()
+        .filter(|t| t.cached)
+        .map(|t| {
+            let f = t.fidelity.as_ref().unwrap();
+            f64::from(f.epochs - f.prior_epochs)
+        })
+        .sum();
+    assert_eq!(cost + cached, 9.0 + 6.0 + 6.0 + 15.0 + 6.0 + 27.0 + 9.0);
+}
+
+#[test]
+fn retraining_instead_of_continuing_costs_the_whole_fidelity() {
+    let s = seeds("successive-halving");
+    let params = SuccessiveHalvingParams {
+        continue_trainings: false,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    let mut run = Run::toy(s);
+    let mut sh = SuccessiveHalving::new(run.space.clone(), params, 9, s.strategy_rng()).unwrap();
+    run.steps(&mut sh, 13 + 13);
+    let t = run.history().trials();
+    let got: Vec<u32> = t.iter().map(epochs).collect();
+    let bracket = [vec![1; 9], vec![3; 3], vec![9]].concat();
+    assert_eq!(got, [bracket.clone(), bracket].concat());
+    assert!(
+        t.iter()
+            .all(|t| t.fidelity.as_ref().unwrap().continues.is_none())
+    );
+    for t in t.iter().filter(|t| !t.cached) {
+        assert_eq!(t.cost().0, f64::from(epochs(t)));
+    }
+}
+
+/// (worker, start, end) of every trial, by worker, in start order.
+fn by_worker(trials: &[Trial]) -> HashMap<u32, Vec<(f64, f64)>> {
+    let mut w: HashMap<u32, Vec<(f64, f64)>> = HashMap::new();
+    for t in trials {
+        let s = t.schedule.expect("simulated workers record a schedule");
+        w.entry(s.worker).or_default().push((s.start, s.end));
+    }
+    for v in w.values_mut() {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    w
+}
+
+#[test]
+fn asha_keeps_every_simulated_worker_busy_and_promotes_only_the_top_third() {
+    let s = seeds("asha");
+    let params = AshaParams::default().check().unwrap();
+    let mut run = Run::toy(s).with_workers(4);
+    let mut asha = Asha::new(run.space.clone(), params, 9, s.strategy_rng()).unwrap();
+    run.steps(&mut asha, 200);
+    let t = run.history().trials();
+    check_continuations(t);
+    // No worker ever idles: each starts its next trial when its last one ends.
+    let workers = by_worker(t);
+    assert_eq!(workers.len(), 4);
+    for (w, spans) in &workers {
+        assert_eq!(spans[0].0, 0.0, "worker {w} starts at once");
+        for pair in spans.windows(2) {
+            assert_eq!(pair[1].0, pair[0].1, "worker {w} idled");
+        }
+    }
+    // Trials finish in clock order.
+    assert!(
+        t.windows(2)
+            .all(|p| p[0].schedule.unwrap().end <= p[1].schedule.unwrap().end)
+    );
+    // Every promotion was among the best ⌊n/3⌋ of its rung when it was proposed: the
+    // rung's trials that had finished before the promoted trial started.
+    for p in t
+        .iter()
+        .filter(|t| t.fidelity.as_ref().unwrap().continues.is_some())
+    {
+        let j = p.fidelity.as_ref().unwrap().continues.unwrap();
+        let below = epochs(&t[j as usize]);
+        let start = p.schedule.unwrap().start;
+        let mut rung: Vec<&Trial> = t
+            .iter()
+            .filter(|x| epochs(x) == below && x.schedule.unwrap().end <= start)
+            .collect();
+        rung.sort_by(|a, b| {
+            b.fitness()
+                .unwrap()
+                .total_cmp(&a.fitness().unwrap())
+                .then(a.index.cmp(&b.index))
+        });
+        let top: Vec<u32> = rung[..rung.len() / 3].iter().map(|x| x.index).collect();
+        assert!(
+            top.contains(&j),
+            "trial {} promoted {j}, not in the top {top:?}",
+            p.index
+        );
+    }
+    let at = |e: u32| t.iter().filter(|x| epochs(x) == e).count();
+    assert!(
+        at(1) > at(3) && at(3) > at(9) && at(9) > 0,
+        "{} {} {}",
+        at(1),
+        at(3),
+        at(9)
+    );
+    assert_eq!(
+        asha.rung_sizes().iter().sum::<usize>() + run.state.in_flight(),
+        200 + run.state.in_flight()
+    );
+}
+
+#[test]
+fn synchronous_halving_waits_for_its_rung_on_simulated_workers() {
+    let s = seeds("hyperband");
+    let params = HyperbandParams::default().check().unwrap();
+    let mut run = Run::toy(s).with_workers(4);
+    let mut hb = Hyperband::new(run.space.clone(), params, 9, s.strategy_rng()).unwrap();
+    run.steps(&mut hb, 22);
+    let t = run.history().trials();
+    check_continuations(t);
+    // The first rung's 9 trials all end before any 3-epoch trial starts.
+    let end_of_first = t
+        .iter()
+        .filter(|x| epochs(x) == 1)
+        .map(|x| x.schedule.unwrap().end)
+        .fold(0.0, f64::max);
+    let first_promotion = t
+        .iter()
+        .filter(|x| epochs(x) == 3)
+        .map(|x| x.schedule.unwrap().start)
+        .fold(f64::INFINITY, f64::min);
+    assert!(first_promotion >= end_of_first);
+    // So some worker idles.
+    let idles = by_worker(t)
+        .values()
+        .any(|spans| spans.windows(2).any(|p| p[1].0 > p[0].1));
+    assert!(idles);
+}
+
+/// A run of `strategy` for `n` trials, its strategy serialized and read back halfway.
+fn same_after_a_checkpoint<S>(make: impl Fn() -> (Run, S), n: usize)
+where
+    S: Strategy + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let (mut whole, mut a) = make();
+    whole.steps(&mut a, n);
+    let (mut halves, mut b) = make();
+    halves.steps(&mut b, n / 2);
+    let text = serde_json::to_string(&b).unwrap();
+    let mut b: S = serde_json::from_str(&text).unwrap();
+    halves.steps(&mut b, n - n / 2);
+    assert_eq!(whole.history().trials(), halves.history().trials());
+}
+
+#[test]
+fn runs_are_a_function_of_the_seed_and_survive_a_checkpoint() {
+    same_after_a_checkpoint(
+        || {
+            let s = seeds("hyperband");
+            let run = Run::toy(s);
+            let p = HyperbandParams::default().check().unwrap();
+            let hb = Hyperband::new(run.space.clone(), p, 9, s.strategy_rng()).unwrap();
+            (run, hb)
+        },
+        40,
+    );
+    same_after_a_checkpoint(
+        || {
+            let s = seeds("asha");
+            let run = Run::toy(s);
+            let p = AshaParams::default().check().unwrap();
+            let asha = Asha::new(run.space.clone(), p, 9, s.strategy_rng()).unwrap();
+            (run, asha)
+        },
+        60,
+    );
+}
+
+#[test]
+fn failed_trials_are_never_promoted() {
+    let s = seeds("asha");
+    let mut run = Run::toy(s);
+    // Architectures whose id is divisible by 3 diverge (a third of them).
+    run.evaluator.diverge_every = Some(3);
+    let p = AshaParams::default().check().unwrap();
+    let mut asha = Asha::new(run.space.clone(), p, 9, s.strategy_rng()).unwrap();
+    run.steps(&mut asha, 120);
+    let t = run.history().trials();
+    assert!(
+        t.iter().any(|x| x.fitness().is_none()),
+        "some trials diverge"
+    );
+    for x in t {
+        if let Some(j) = x.fidelity.as_ref().unwrap().continues {
+            assert!(t[j as usize].fitness().is_some());
+        }
+    }
+    let mut run = Run::toy(s);
+    run.evaluator.diverge_every = Some(3);
+    let p = HyperbandParams::default().check().unwrap();
+    let mut hb = Hyperband::new(run.space.clone(), p, 9, s.strategy_rng()).unwrap();
+    run.steps(&mut hb, 60);
+    check_continuations(run.history().trials());
+}
+
+#[test]
+fn ask_is_refused_and_a_trial_it_did_not_propose_is_an_error() {
+    let s = seeds("asha");
+    let mut run = Run::toy(s);
+    let p = AshaParams::default().check().unwrap();
+    let mut asha = Asha::new(run.space.clone(), p, 9, s.strategy_rng()).unwrap();
+    assert!(
+        asha.ask(run.history())
+            .unwrap_err()
+            .to_string()
+            .contains("propose")
+    );
+    run.steps(&mut asha, 1);
+    let mut t = run.history().trials()[0].clone();
+    t.fidelity.as_mut().unwrap().epochs = 2;
+    let e = asha.tell(&t).unwrap_err().to_string();
+    assert!(e.contains("2 epochs"), "{e}");
+    t.fidelity = None;
+    let e = asha.tell(&t).unwrap_err().to_string();
+    assert!(e.contains("without a fidelity"), "{e}");
+    let p = HyperbandParams::default().check().unwrap();
+    let mut hb = Hyperband::new(run.space.clone(), p, 9, s.strategy_rng()).unwrap();
+    let t = run.history().trials()[0].clone();
+    let e = hb.tell(&t).unwrap_err().to_string();
+    assert!(e.contains("did not propose"), "{e}");
+}
