@@ -69,6 +69,10 @@ fn the_tabular_benchmark_table_is_derived_from_its_journal() {
         &root().join("benchmarks/mnist-small"),
         &["table.csv", "table.json"],
     );
+    assert_report_regenerates(
+        &root().join("benchmarks/fashion-mnist-cells"),
+        &["table.csv", "table.json", "curves.csv"],
+    );
 }
 
 #[test]

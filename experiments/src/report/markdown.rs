@@ -504,6 +504,16 @@ fn budget_rule(config: &Config, runs: &[RunRecord]) -> Option<String> {
         return None;
     }
     let (limit, spent) = (limits.join(" or "), spent.join(" and "));
+    if let Some(n) = e.simulated_workers {
+        return Some(match e.over_budget {
+            nas_core::OverBudget::Discard => format!(
+                "each run is a simulation of {n} asynchronous worker(s); a trial that would take a run past {limit} is discarded and its worker starts nothing more, so no run exceeds the limit (the most a run spent: {spent})"
+            ),
+            nas_core::OverBudget::Keep => format!(
+                "each run is a simulation of {n} asynchronous worker(s); no trial starts once a run reaches {limit}, and the trials in flight then finish and count, so a run may end past it (the most a run spent: {spent})"
+            ),
+        });
+    }
     Some(match e.over_budget {
         nas_core::OverBudget::Discard => format!(
             "a run ends before the trial that would take its trials past {limit} in total: that trial is discarded (NAS-Bench-201's rule), so no run exceeds the limit (the most a run spent: {spent})"
