@@ -76,6 +76,20 @@ fn the_tabular_benchmark_table_is_derived_from_its_journal() {
 }
 
 #[test]
+fn the_multi_fidelity_comparisons_rerun_to_the_committed_tables() {
+    for name in ["fashion-mnist-cells-mf-1w", "fashion-mnist-cells-mf-4w"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = root().join(format!("experiments/{name}.toml"));
+        let out = tmp.path().join("rerun");
+        nas_ok("run", &config, &out, &[]);
+        let committed = root().join("results").join(name);
+        for f in ["runs.csv", "summary.csv", "tests.csv", "tables.tex"] {
+            assert_eq!(read(&out, f), read(&committed, f), "results/{name}/{f}");
+        }
+    }
+}
+
+#[test]
 fn the_tabular_comparison_reruns_to_the_committed_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let config = root().join("experiments/mnist-small-tabular.toml");
