@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{REPRODUCIBLE, TINY, nas, read, write_config};
@@ -18,24 +18,6 @@ fn config(dir: &Path) -> std::path::PathBuf {
         "kill.toml",
         &TINY.replace("evaluations = 4", "evaluations = 10"),
     )
-}
-
-fn spawn(config: &Path, out: &Path, resume: bool) -> Child {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("nas"));
-    cmd.args([
-        "run",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    if resume {
-        cmd.arg("--resume");
-    }
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 fn reference(config: &Path, out: &Path) -> Duration {
@@ -75,7 +57,7 @@ fn five_sigkills_at_random_moments_then_resume_give_identical_tables() {
     let mut kills = 0;
     let mut journal_lines = Vec::new();
     for round in 0..5 {
-        let mut child = spawn(&config, &out, round > 0);
+        let mut child = common::spawn_run(&config, &out, round > 0);
         let wait = took.mul_f64(schedule.random_range(0.05..0.25));
         std::thread::sleep(wait);
         if child.try_wait().unwrap().is_none() {
@@ -88,7 +70,7 @@ fn five_sigkills_at_random_moments_then_resume_give_identical_tables() {
             .unwrap_or(0);
         journal_lines.push(lines);
     }
-    let status = spawn(&config, &out, true).wait().unwrap();
+    let status = common::spawn_run(&config, &out, true).wait().unwrap();
     assert!(status.success(), "the final resume finishes");
     println!(
         "kill-and-resume: {kills} SIGKILLs (uninterrupted run {:.2} s); journal lines after each: {journal_lines:?}",
@@ -105,7 +87,7 @@ fn sigint_records_killed_trials_and_says_how_to_resume() {
     let full = tmp.path().join("uninterrupted");
     let took = reference(&config, &full);
     let out = tmp.path().join("interrupted");
-    let child = spawn(&config, &out, false);
+    let child = common::spawn_run(&config, &out, false);
     std::thread::sleep(took.mul_f64(0.4));
     let pid = child.id().to_string();
     let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();

@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use common::{REPRODUCIBLE, nas_ok, read, write_config};
 use experiments::report::FIDELITIES_CSV;
@@ -61,24 +60,6 @@ fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .chain([&FIDELITIES_CSV])
         .map(|f| (f.to_string(), read(dir, f)))
         .collect()
-}
-
-fn spawn(config: &Path, out: &Path, resume: bool) -> std::process::Child {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("nas"));
-    cmd.args([
-        "run",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    if resume {
-        cmd.arg("--resume");
-    }
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 fn table(tmp: &Path) -> PathBuf {
@@ -181,7 +162,7 @@ fn multi_fidelity_runs_on_simulated_workers_are_reproducible_and_resume_identica
     // SIGKILLs at a few moments, then a resume: the same tables.
     let killed = tmp.path().join("killed");
     for (round, wait_ms) in [40u64, 80, 120].into_iter().enumerate() {
-        let mut child = spawn(&config, &killed, round > 0);
+        let mut child = common::spawn_run(&config, &killed, round > 0);
         std::thread::sleep(std::time::Duration::from_millis(wait_ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();

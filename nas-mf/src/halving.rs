@@ -125,6 +125,27 @@ struct Brackets {
 }
 
 impl Brackets {
+    /// Brackets over `space` on `rungs`, starting at s = s_max.
+    fn new(
+        name: &str,
+        hyperband: bool,
+        space: SearchSpace,
+        rungs: Rungs,
+        continue_trainings: bool,
+        rng: NasRng,
+    ) -> Self {
+        Brackets {
+            name: name.into(),
+            s: rungs.s_max(),
+            space,
+            rungs,
+            continue_trainings,
+            hyperband,
+            bracket: None,
+            rng,
+        }
+    }
+
     /// Architectures bracket `s` starts with: `⌈(s_max + 1) η^s / (s + 1)⌉` for
     /// Hyperband (Li et al. 2018, Algorithm 1, with B = (s_max + 1) R), η^s_max for
     /// successive halving (the same formula at s = s_max).
@@ -207,18 +228,16 @@ impl SuccessiveHalving {
         rng: NasRng,
     ) -> Result<Self> {
         let rungs = params.rungs(budget_epochs)?;
-        let s = rungs.s_max();
+        let continue_trainings = params.continue_trainings;
         Ok(SuccessiveHalving {
-            inner: Brackets {
-                name: "successive halving".into(),
+            inner: Brackets::new(
+                "successive halving",
+                false,
                 space,
                 rungs,
-                continue_trainings: params.continue_trainings,
-                hyperband: false,
-                s,
-                bracket: None,
+                continue_trainings,
                 rng,
-            },
+            ),
             params,
         })
     }
@@ -274,18 +293,9 @@ impl Hyperband {
         rng: NasRng,
     ) -> Result<Self> {
         let rungs = params.rungs(budget_epochs)?;
-        let s = rungs.s_max();
+        let continue_trainings = params.continue_trainings;
         Ok(Hyperband {
-            inner: Brackets {
-                name: "hyperband".into(),
-                space,
-                rungs,
-                continue_trainings: params.continue_trainings,
-                hyperband: true,
-                s,
-                bracket: None,
-                rng,
-            },
+            inner: Brackets::new("hyperband", true, space, rungs, continue_trainings, rng),
             params,
         })
     }

@@ -254,3 +254,23 @@ pub fn write_idx_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
     }
     files
 }
+
+/// Starts `nas run CONFIG --out OUT --quiet [--resume]` without waiting (to be killed);
+/// its stderr is piped.
+pub fn spawn_run(config: &Path, out: &Path, resume: bool) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nas"));
+    cmd.args([
+        "run",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    if resume {
+        cmd.arg("--resume");
+    }
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
