@@ -194,6 +194,21 @@ pub static REGISTRY: &[Entry] = &[
         },
     },
     Entry {
+        kind: "bohb",
+        about: "BOHB, Falkner et al. 2018: Hyperband with a kernel density model (nas-mf; multi-fidelity)",
+        typed: &Typed::<nas_mf::BohbParams> {
+            build: |p, c| {
+                Ok(Box::new(nas_mf::Bohb::new(
+                    c.space,
+                    p,
+                    c.budget_epochs,
+                    c.rng,
+                )?))
+            },
+            params: PhantomData,
+        },
+    },
+    Entry {
         kind: "asha",
         about: "asynchronous successive halving (ASHA), Li et al. 2020 (nas-mf; multi-fidelity)",
         typed: &Typed::<nas_mf::AshaParams> {

@@ -260,16 +260,12 @@ impl TrialHost for Host<'_> {
         self.ctx.plan.trial_seed(self.unit, index, arch)
     }
 
+    fn continues(&self) -> bool {
+        self.ctx.evaluator.continues()
+    }
+
     fn evaluate(&mut self, mut trial: Trial) -> Trial {
         let ctx = self.ctx;
-        // An evaluator that cannot continue a training trains a continued trial from
-        // scratch (same seed): it costs the whole training.
-        if !ctx.evaluator.continues()
-            && let Some(f) = trial.fidelity.as_mut()
-        {
-            f.prior_epochs = 0;
-            f.prior_seconds = 0.0;
-        }
         lock(ctx.in_flight).insert(self.unit.index, trial.clone());
         let request = EvalRequest {
             arch: &trial.arch,

@@ -1,5 +1,6 @@
-//! Multi-fidelity search end to end: successive halving, Hyperband and ASHA through the
-//! `nas` binary on a table with learning curves, on simulated asynchronous workers.
+//! Multi-fidelity search end to end: successive halving, Hyperband, BOHB and ASHA through
+//! the `nas` binary on a table with learning curves, on simulated asynchronous workers,
+//! and Hyperband on real trainings that continue from their kept state.
 
 mod common;
 
@@ -48,7 +49,7 @@ chunk = 4
 fn run_config(table: &Path, simulated: Option<u32>) -> String {
     let workers = simulated.map_or(String::new(), |w| format!("simulated_workers = {w}\n"));
     format!(
-        "{}\n[evaluator]\nkind = \"tabular\"\ntable = {:?}\n\n[[strategy]]\nkind = \"random\"\n[[strategy]]\nkind = \"successive-halving\"\n[[strategy]]\nkind = \"hyperband\"\n[[strategy]]\nkind = \"asha\"\n[[strategy]]\nkind = \"asha\"\nname = \"asha-retrain\"\nparams = {{ continue_trainings = false }}\n",
+        "{}\n[evaluator]\nkind = \"tabular\"\ntable = {:?}\n\n[[strategy]]\nkind = \"random\"\n[[strategy]]\nkind = \"successive-halving\"\n[[strategy]]\nkind = \"hyperband\"\n[[strategy]]\nkind = \"bohb\"\n[[strategy]]\nkind = \"asha\"\n[[strategy]]\nkind = \"asha\"\nname = \"asha-retrain\"\nparams = {{ continue_trainings = false }}\n",
         TABULATE.replace("workers = 1\n", &format!("workers = 1\n{workers}")),
         table.to_str().unwrap()
     )
@@ -89,7 +90,7 @@ fn multi_fidelity_runs_on_simulated_workers_are_reproducible_and_resume_identica
         "strategy,repetition,trial,fidelity_epochs,continues,prior_epochs,cost_epochs,cost_seconds,worker,start,end"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 5 * 6 * 40);
+    assert_eq!(rows.len(), 6 * 6 * 40);
     for r in &rows {
         assert!(["0", "1", "2"].contains(&r[8]), "{r:?}");
         let (start, end): (f64, f64) = (r[9].parse().unwrap(), r[10].parse().unwrap());
@@ -111,7 +112,7 @@ fn multi_fidelity_runs_on_simulated_workers_are_reproducible_and_resume_identica
             .filter(|r| r[0] == s && !r[4].is_empty())
             .count()
     };
-    assert!(continued("hyperband") > 0 && continued("asha") > 0);
+    assert!(continued("hyperband") > 0 && continued("asha") > 0 && continued("bohb") > 0);
     assert_eq!(continued("asha-retrain"), 0, "retraining continues nothing");
     // Every trial ends at or after the previous one of its run (they finish in order).
     for w in rows.windows(2) {
@@ -171,6 +172,60 @@ fn multi_fidelity_runs_on_simulated_workers_are_reproducible_and_resume_identica
     }
     nas_ok("run", &config, &killed, &["--resume"]);
     assert_eq!(outputs(&killed), reference, "resumed after SIGKILLs");
+}
+
+#[test]
+fn real_trainings_continue_from_their_kept_state_to_the_bits_of_a_whole_training() {
+    // Hyperband on the training evaluator (no table): rungs 1 and 3 of a 3-epoch budget.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[strategy]]\nkind = \"hyperband\"\n",
+        TABULATE
+            .replace("repetitions = 6", "repetitions = 2")
+            .replace("evaluations = 40", "evaluations = 16")
+            .split("[tabulate]")
+            .next()
+            .unwrap()
+    );
+    let config = write_config(tmp.path(), "train.toml", &text);
+    let one = tmp.path().join("one");
+    nas_ok("run", &config, &one, &["--workers", "1"]);
+    let fidelities = String::from_utf8(read(&one, FIDELITIES_CSV)).unwrap();
+    let continued: Vec<Vec<&str>> = fidelities
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| !r[4].is_empty())
+        .collect();
+    assert!(!continued.is_empty(), "{fidelities}");
+    for r in &continued {
+        // The training went on from the kept state after 1 epoch: it cost 2 more (0 when
+        // the run had trained that architecture to 3 epochs already: cached).
+        assert_eq!((r[3], r[5]), ("3", "1"), "{r:?}");
+        assert!(["2", "0"].contains(&r[6]), "{r:?}");
+    }
+    assert!(continued.iter().any(|r| r[6] == "2"), "{fidelities}");
+    // Two real workers (each trial's kept state may be elsewhere, then the first epoch is
+    // trained again): the same tables.
+    let two = tmp.path().join("two");
+    nas_ok("run", &config, &two, &["--workers", "2"]);
+    // (fidelities.csv has the measured training seconds.)
+    let files =
+        |dir: &Path| -> Vec<Vec<u8>> { REPRODUCIBLE.iter().map(|f| read(dir, f)).collect() };
+    assert_eq!(files(&one), files(&two));
+    // `nas verify` trains recorded trials again, continued ones from scratch to their
+    // fidelity unless it trained their first rung just before: the same bits.
+    let out = common::nas()
+        .args(["verify", one.to_str().unwrap(), "--trials", "5"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("same bits").count(), 5, "{stdout}");
 }
 
 #[test]

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use nas_core::{ArchId, Architecture, History, NasRng, Result, SearchSpace, Strategy, Trial};
 
 use crate::common::Seen;
-use crate::detmath::standard_normal;
 use crate::mlp::{Mlp, Rows, Training};
 use crate::params::BananasValidParams;
+use nas_core::detmath::standard_normal;
 
 /// Parents tried per `num_arches_to_mutate` when their mutations are already known
 /// (naszilla's `patience_factor`).

@@ -55,7 +55,7 @@
 //! harness). The networks here are a few hundred lines of plain f32 loops: every sum runs
 //! in a fixed order, nothing is fused (Rust never contracts `a * b + c`), and the only
 //! non-arithmetic operation is `sqrt`, which IEEE 754 rounds exactly; the normal draws of
-//! Thompson sampling use a logarithm written in plain arithmetic (`detmath`), not the
+//! Thompson sampling use a logarithm written in plain arithmetic (`nas_core::detmath`), not the
 //! platform's libm. The same params, seed and told trials give the same proposals, bit
 //! for bit, on every CPU and with any number of workers.
 //!
@@ -101,7 +101,6 @@
 
 mod bananas;
 mod common;
-mod detmath;
 mod mlp;
 mod params;
 mod tpe;

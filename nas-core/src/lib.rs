@@ -25,6 +25,7 @@
 
 pub mod architecture;
 pub mod cell;
+pub mod detmath;
 pub mod encoding;
 pub mod error;
 pub mod evaluator;

@@ -173,10 +173,15 @@ pub trait TrialHost {
     /// the finished trial is renumbered in the order trials end), seed, architecture and
     /// fidelity, status [`Status::Killed`] ("interrupted while training") and no metrics;
     /// the host records the evaluation's outcome into it ([`Trial::record`]) and returns
-    /// it. For a trial that continues an earlier training, the host continues it (then
-    /// the fidelity's `prior_epochs` and `prior_seconds` stand) or, when its evaluator
-    /// cannot, trains it from scratch and sets them to 0.
+    /// it. For a trial that continues an earlier training, the host continues it when
+    /// [`TrialHost::continues`], else trains it from scratch (the loop then records
+    /// `prior_epochs` and `prior_seconds` 0).
     fn evaluate(&mut self, pending: Trial) -> Trial;
+
+    /// True when the host's evaluator continues a continued trial's training (it costs
+    /// the new epochs: [`crate::Evaluator::continues`]); false when it trains the trial
+    /// from scratch to its fidelity, with the same seed (it costs the whole training).
+    fn continues(&self) -> bool;
 
     /// The finished trial `index` that an earlier session of this run recorded (a
     /// resumed run replays it instead of evaluating it again).
@@ -587,13 +592,19 @@ impl RunState {
                     t
                 };
                 let seconds = source.metrics.as_ref().map_or(0.0, |m| m.train_seconds);
+                // An evaluator that cannot continue trains the trial from scratch.
+                let (prior_epochs, prior_seconds) = if host.continues() {
+                    (from, seconds)
+                } else {
+                    (0, 0.0)
+                };
                 Ok((
                     source.seed,
                     Some(Fidelity {
                         epochs,
                         continues: Some(j),
-                        prior_epochs: from,
-                        prior_seconds: seconds,
+                        prior_epochs,
+                        prior_seconds,
                     }),
                 ))
             }
@@ -837,6 +848,9 @@ mod tests {
         fn trial_seed(&self, index: u32, _arch: &Architecture) -> u64 {
             u64::from(index) * 10
         }
+        fn continues(&self) -> bool {
+            true
+        }
         fn evaluate(&mut self, mut pending: Trial) -> Trial {
             self.evaluated += 1;
             pending.record(Ok(Evaluation {
@@ -1047,6 +1061,9 @@ mod tests {
     impl TrialHost for Timed {
         fn trial_seed(&self, index: u32, _arch: &Architecture) -> u64 {
             100 + u64::from(index)
+        }
+        fn continues(&self) -> bool {
+            true
         }
         fn evaluate(&mut self, mut pending: Trial) -> Trial {
             let epochs = pending.fidelity.as_ref().map_or(1, |f| f.epochs);

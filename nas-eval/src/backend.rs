@@ -29,6 +29,42 @@ pub(crate) trait Model {
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum>;
     /// The trainable parameters, in the engine's layout.
     fn weights(&self) -> Vec<f32>;
+    /// The training state after the steps taken so far, to continue the training later
+    /// ([`Model::restore`]); None when the backend cannot continue a training.
+    fn save(&self) -> Option<TrainState> {
+        None
+    }
+    /// Continues from `state`, saved by [`Model::save`] of a model of the same network.
+    /// Only called on models whose `save` gives a state.
+    fn restore(&mut self, state: &TrainState) {
+        let _ = state;
+        unreachable!("restore on a backend that saves no state")
+    }
+}
+
+/// What a training needs to go on exactly as if it had never stopped: the parameters, the
+/// optimiser's moments and step count, and the batch norms' running statistics. The batch
+/// order is not in it (the trainer replays the shuffles of the epochs done from the trial
+/// seed), nor are dropout masks (drawn from the trial seed by step).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrainState {
+    /// Trainable parameters, in the engine's layout.
+    pub params: Vec<f32>,
+    /// The optimiser's first moments (momentum for SGD).
+    pub m: Vec<f32>,
+    /// The optimiser's second moments (unused by SGD).
+    pub v: Vec<f32>,
+    /// Optimiser steps taken.
+    pub t: u64,
+    /// Running mean then variance of every batch norm, in order (empty without).
+    pub running: Vec<f32>,
+}
+
+impl TrainState {
+    /// Bytes the state holds.
+    pub fn bytes(&self) -> usize {
+        4 * (self.params.len() + self.m.len() + self.v.len() + self.running.len()) + 8
+    }
 }
 
 /// What a loss pass over some images measured: the summed loss and the correct

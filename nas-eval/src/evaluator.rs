@@ -1,13 +1,15 @@
 //! [`TrainingEvaluator`]: the [`Evaluator`] that trains architectures on real data.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use nas_core::{
-    Architecture, Budget, Cost, EvalError, EvalRequest, Evaluation, Evaluator, Metrics, Status,
-    rng_from_seed,
+    ArchId, Architecture, Budget, Cost, EpochScore, EvalError, EvalRequest, Evaluation, Evaluator,
+    Metrics, Status, rng_from_seed,
 };
 use rand::seq::SliceRandom;
 
+use crate::backend::TrainState;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::input::Normalizer;
@@ -15,7 +17,61 @@ use crate::memory::{self, MachineMemory, MemoryGate};
 use crate::model::Network;
 use crate::params::TrainValidParams;
 use crate::seeds::{streams, trial_stream};
-use crate::trainer::{self, RunData, Score};
+use crate::trainer::{self, RunData, Score, Span};
+
+/// Most bytes of training states a [`TrainingEvaluator`] keeps for continuing trainings
+/// (512 MiB); the oldest are dropped first (a continuation without its state retrains
+/// the epochs before it, with the same result).
+pub const KEPT_STATES_BYTES: usize = 512 << 20;
+
+/// A training stopped at a fidelity below its budget, kept to be continued.
+struct Kept {
+    /// Architecture, trial seed and the budget (whose epochs the schedule spans).
+    key: (ArchId, u64, String),
+    /// Epochs trained.
+    epochs: u32,
+    state: TrainState,
+    /// Training seconds up to `epochs`.
+    seconds: f64,
+    /// The learning curve up to `epochs`.
+    curve: Vec<EpochScore>,
+}
+
+/// The kept trainings, oldest first, and how many continuations used one.
+#[derive(Default)]
+struct KeptStates {
+    states: VecDeque<Kept>,
+    bytes: usize,
+    continued: u64,
+}
+
+impl KeptStates {
+    /// The most advanced kept training of `key` below `epochs`.
+    fn best_below(&self, key: &(ArchId, u64, String), epochs: u32) -> Option<&Kept> {
+        self.states
+            .iter()
+            .filter(|k| &k.key == key && k.epochs < epochs)
+            .max_by_key(|k| k.epochs)
+    }
+
+    fn keep(&mut self, kept: Kept) {
+        if self
+            .states
+            .iter()
+            .any(|k| k.key == kept.key && k.epochs == kept.epochs)
+        {
+            return;
+        }
+        self.bytes += kept.state.bytes();
+        self.states.push_back(kept);
+        while self.bytes > KEPT_STATES_BYTES {
+            match self.states.pop_front() {
+                Some(old) => self.bytes -= old.state.bytes(),
+                None => break,
+            }
+        }
+    }
+}
 
 /// Everything one training run measured (the evaluator's [`Metrics`] plus throughput).
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +108,7 @@ pub struct TrainingEvaluator {
     subset_order: Vec<u32>,
     machine: MachineMemory,
     gate: MemoryGate,
+    kept: Mutex<KeptStates>,
 }
 
 /// The memory limit of one trial and where it comes from.
@@ -157,7 +214,20 @@ impl TrainingEvaluator {
             params,
             norm,
             subset_order,
+            kept: Mutex::new(KeptStates::default()),
         })
+    }
+
+    /// True when this evaluator continues trainings from their saved state (the native
+    /// engine; the candle reference backend keeps none).
+    pub fn keeps_states(&self) -> bool {
+        self.params.backend == crate::params::BackendKind::Native
+    }
+
+    /// Trainings continued from a kept state so far (not counting continuations whose
+    /// state was dropped or made by another evaluator, which retrain the epochs before).
+    pub fn continued_trainings(&self) -> u64 {
+        self.kept.lock().map_or(0, |k| k.continued)
     }
 
     /// The most memory one trial may need: `max_memory` when configured, else the
@@ -251,11 +321,44 @@ impl TrainingEvaluator {
         seed: u64,
         test: bool,
     ) -> Result<TrainReport> {
+        self.train_to(arch, budget, seed, test, budget.epochs)
+    }
+
+    /// Trains `arch` for the first `epochs` epochs of `budget`'s training (a
+    /// multi-fidelity trial: the learning-rate schedule spans `budget.epochs`, so that
+    /// the scores are those an uninterrupted training of the budget would have after
+    /// `epochs`, the curve a table records), from trial seed `seed`.
+    ///
+    /// With the native engine a training stopped below `budget.epochs` is kept (weights,
+    /// optimiser state, running statistics, curve; at most [`KEPT_STATES_BYTES`], oldest
+    /// dropped first), and a later call for the same architecture, seed and budget at
+    /// more epochs continues the most advanced kept one instead of starting again: its
+    /// results, weights included, are the same bits as a training from scratch (tested),
+    /// and its `train_seconds` are the kept training's plus the new epochs'. Without a
+    /// kept state the epochs before are trained again.
+    ///
+    /// # Errors
+    /// As [`TrainingEvaluator::train`]; [`Error::Budget`] when `epochs` is 0 or above
+    /// `budget.epochs`.
+    pub fn train_to(
+        &self,
+        arch: &Architecture,
+        budget: &Budget,
+        seed: u64,
+        test: bool,
+        epochs: u32,
+    ) -> Result<TrainReport> {
         let cost = self.cost(arch)?;
         if budget.epochs == 0 {
             return Err(Error::Budget(
                 "budget.epochs = 0 (allowed: 1 or more)".into(),
             ));
+        }
+        if epochs == 0 || epochs > budget.epochs {
+            return Err(Error::Budget(format!(
+                "a fidelity of {epochs} epochs (allowed: 1 to budget.epochs = {})",
+                budget.epochs
+            )));
         }
         let train = self.train_images(budget)?;
         let need = self.memory_estimate(arch, budget, test)?;
@@ -293,16 +396,59 @@ impl TrainingEvaluator {
             test: test.then_some(&self.dataset.test),
             norm: &self.norm,
         };
+        let key = (arch.id(), seed, format!("{budget:?}"));
+        let keeps = self.keeps_states();
+        let (from, before_seconds, mut curve) = match keeps
+            .then(|| self.kept.lock().ok())
+            .flatten()
+            .as_deref_mut()
+            .and_then(|k| {
+                let found = k.best_below(&key, epochs).map(|kept| {
+                    network.model.restore(&kept.state);
+                    (kept.epochs, kept.seconds, kept.curve.clone())
+                });
+                if found.is_some() {
+                    k.continued += 1;
+                }
+                found
+            }) {
+            Some(found) => found,
+            None => (0, 0.0, Vec::new()),
+        };
+        let span = Span {
+            from,
+            to: epochs,
+            schedule: budget.epochs,
+        };
         let mut shuffle = trial_stream(seed, streams::SHUFFLE);
         let out = trainer::train(
             network.model.as_mut(),
             &data,
-            budget.epochs,
+            span,
             batch,
             self.params.lr_schedule,
             &mut shuffle,
             self.params.curve,
         )?;
+        let train_seconds = before_seconds + out.train_seconds;
+        curve.extend(out.curve.iter().map(|p| EpochScore {
+            train_seconds: before_seconds + p.train_seconds,
+            ..*p
+        }));
+        if keeps
+            && out.diverged.is_none()
+            && epochs < budget.epochs
+            && let Some(state) = network.model.save()
+            && let Ok(mut k) = self.kept.lock()
+        {
+            k.keep(Kept {
+                key,
+                epochs,
+                state,
+                seconds: train_seconds,
+                curve: curve.clone(),
+            });
+        }
         let split = |s: Option<Score>| (s.map(|s| s.acc), s.map(|s| s.loss));
         let (val_acc, val_loss) = split(out.val);
         let (test_acc, test_loss) = split(out.test);
@@ -314,8 +460,8 @@ impl TrainingEvaluator {
             params: cost.params,
             macs: cost.macs,
             epochs: out.epochs,
-            train_seconds: out.train_seconds,
-            curve: out.curve,
+            train_seconds,
+            curve,
         };
         let train_img_per_s = (out.train_seconds > 0.0 && out.images_seen > 0)
             .then(|| out.images_seen as f64 / out.train_seconds);
@@ -360,17 +506,130 @@ pub(crate) fn cost(
 
 impl Evaluator for TrainingEvaluator {
     fn evaluate(&self, request: &EvalRequest<'_>) -> Result<Evaluation, EvalError> {
-        // A multi-fidelity trial trains its fidelity's epochs from scratch with its seed
-        // (this evaluator keeps no training state to continue).
-        let budget = Budget {
-            epochs: request.epochs(),
-            ..request.budget.clone()
-        };
-        let report = self.train(request.arch, &budget, request.seed, request.test)?;
+        // A multi-fidelity trial trains the first `fidelity` epochs of the budget's
+        // training, continuing a kept training of its architecture and seed when there is
+        // one ([`TrainingEvaluator::train_to`]).
+        let report = self.train_to(
+            request.arch,
+            request.budget,
+            request.seed,
+            request.test,
+            request.epochs(),
+        )?;
         Ok(Evaluation {
             status: report.status,
             reason: report.reason,
             metrics: report.metrics,
         })
+    }
+
+    /// True on the native engine: a continued trial's training goes on from the kept
+    /// state of the trial it continues, so it costs the new epochs.
+    fn continues(&self) -> bool {
+        self.keeps_states()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::mini_mnist;
+    use crate::{LrSchedule, OptimizerKind, TrainParams};
+
+    /// The weights (parameters, and a cell's running statistics) after training epochs
+    /// `from..to` of a `schedule`-epoch run of `arch` with trial seed 3, starting from
+    /// `state` (None: from scratch), and the state at the end.
+    fn trained(
+        e: &TrainingEvaluator,
+        arch: &Architecture,
+        span: Span,
+        state: Option<&TrainState>,
+    ) -> (Vec<f32>, TrainState) {
+        let budget = Budget {
+            epochs: span.schedule,
+            train_subset: Some(256),
+        };
+        let mut network =
+            Network::new(arch, e.dataset.shape, e.dataset.classes, &e.params, 3).unwrap();
+        if let Some(s) = state {
+            network.model.restore(s);
+        }
+        let data = RunData {
+            train_images: &e.dataset.train,
+            train: e.train_images(&budget).unwrap(),
+            val: &e.split.val,
+            test: None,
+            norm: &e.norm,
+        };
+        let mut shuffle = trial_stream(3, streams::SHUFFLE);
+        let batch = e.params.batch_size as usize;
+        let schedule = e.params.lr_schedule;
+        let out = trainer::train(
+            network.model.as_mut(),
+            &data,
+            span,
+            batch,
+            schedule,
+            &mut shuffle,
+            false,
+        )
+        .unwrap();
+        assert!(out.diverged.is_none());
+        (network.weights(), network.model.save().unwrap())
+    }
+
+    #[test]
+    fn a_continued_training_ends_with_the_weights_of_an_uninterrupted_one() {
+        let data = Arc::new(mini_mnist().unwrap());
+        let split = data.validation_split(1000, 7).unwrap();
+        let sgd = TrainParams {
+            optimizer: OptimizerKind::Sgd,
+            learning_rate: Some(0.05),
+            weight_decay: Some(5e-4),
+            nesterov: true,
+            lr_schedule: LrSchedule::Cosine,
+            ..TrainParams::default()
+        };
+        let adamw = TrainParams {
+            lr_schedule: LrSchedule::Cosine,
+            ..TrainParams::default()
+        };
+        let mut cell_params = sgd.check().unwrap();
+        cell_params.cell_skeleton = nas_core::space::CellSkeleton {
+            stem_channels: 4,
+            cells_per_stage: 1,
+            stages: 2,
+        };
+        for (arch, params) in [
+            (
+                "conv3x3-4-relu > maxpool2 > dropout0.25 > dense16-relu",
+                adamw.check().unwrap(),
+            ),
+            (
+                "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|",
+                cell_params,
+            ),
+        ] {
+            let arch: Architecture = arch.parse().unwrap();
+            let e = TrainingEvaluator::new(data.clone(), split.clone(), params).unwrap();
+            let span = |from, to| Span {
+                from,
+                to,
+                schedule: 3,
+            };
+            let (whole, _) = trained(&e, &arch, span(0, 3), None);
+            let (_, after_one) = trained(&e, &arch, span(0, 1), None);
+            let (continued, _) = trained(&e, &arch, span(1, 3), Some(&after_one));
+            let bits = |w: &[f32]| w.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&whole), bits(&continued), "{arch}");
+            // Continuing from the initial state instead is another training.
+            let (_, initial) = {
+                let n =
+                    Network::new(&arch, e.dataset.shape, e.dataset.classes, &e.params, 3).unwrap();
+                (n.weights(), n.model.save().unwrap())
+            };
+            let (wrong, _) = trained(&e, &arch, span(1, 3), Some(&initial));
+            assert_ne!(bits(&whole), bits(&wrong), "{arch}");
+        }
     }
 }

@@ -33,7 +33,7 @@ mod trainer;
 
 pub use engine::{NUMERIC_CONTRACT, SimdPath, simd_path};
 pub use error::{Error, Result};
-pub use evaluator::{TrainReport, TrainingEvaluator};
+pub use evaluator::{KEPT_STATES_BYTES, TrainReport, TrainingEvaluator};
 pub use input::Normalizer;
 pub use model::Network;
 pub use params::{BackendKind, LrSchedule, OptimizerKind, TrainParams, TrainValidParams};

@@ -41,6 +41,33 @@ pub(crate) struct Outcome {
     pub curve: Vec<EpochScore>,
 }
 
+/// Which epochs of a training run to train: epochs `from + 1` to `to` (counting from 1)
+/// of a run whose learning-rate schedule spans `schedule` epochs. A whole run is
+/// `Span::whole(epochs)`; a multi-fidelity trial at `e` of a budget of `R` epochs trains
+/// `0..e` of `R` (the first `e` epochs of the budget's run, the learning curve a table
+/// records), and continuing it to `e'` trains `e..e'` of `R` from its saved state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Epochs done before (0 from scratch).
+    pub from: u32,
+    /// The epoch it stops after.
+    pub to: u32,
+    /// Epochs the schedule spans (at least `to`).
+    pub schedule: u32,
+}
+
+#[cfg(test)]
+impl Span {
+    /// All `epochs` epochs of a run of that length.
+    pub fn whole(epochs: u32) -> Self {
+        Span {
+            from: 0,
+            to: epochs,
+            schedule: epochs,
+        }
+    }
+}
+
 /// The data of one training run.
 pub(crate) struct RunData<'a> {
     /// Training images (the data set's training set).
@@ -55,9 +82,15 @@ pub(crate) struct RunData<'a> {
     pub norm: &'a Normalizer,
 }
 
-/// Trains `model` for `epochs` epochs in batches of `batch_size` with the learning rate
-/// following `schedule` over the run's steps, shuffling the training images every epoch
-/// with `shuffle_rng`, then scores it.
+/// Trains `model` for the epochs of `span` in batches of `batch_size` with the learning
+/// rate following `schedule` over the steps of `span.schedule` epochs, shuffling the
+/// training images every epoch with `shuffle_rng`, then scores it.
+///
+/// `shuffle_rng` is the trial's fresh shuffle stream: for a span that starts after
+/// epoch `from`, the shuffles of the epochs done are replayed (without training), so the
+/// batches and steps (and with them the schedule's factors and the dropout masks) are
+/// those of the uninterrupted run; a model restored to the state saved after epoch
+/// `from` then ends with the same bits as one trained from scratch (tested).
 ///
 /// With `curve`, the validation images are also scored after every epoch but the last
 /// (whose score is the final one) and the scores recorded in [`Outcome::curve`]. Scoring
@@ -68,21 +101,26 @@ pub(crate) struct RunData<'a> {
 pub(crate) fn train(
     model: &mut dyn Model,
     data: &RunData<'_>,
-    epochs: u32,
+    span: Span,
     batch_size: usize,
     schedule: LrSchedule,
     shuffle_rng: &mut NasRng,
     curve: bool,
 ) -> Result<Outcome> {
+    debug_assert!(span.from < span.to && span.to <= span.schedule, "{span:?}");
+    let epochs = span.to;
     let mut order = data.train.to_vec();
+    for _ in 0..span.from {
+        order.shuffle(shuffle_rng);
+    }
     let steps_per_epoch = order.len().div_ceil(batch_size);
-    let total_steps = steps_per_epoch as u64 * u64::from(epochs);
-    let mut step = 0u64;
+    let total_steps = steps_per_epoch as u64 * u64::from(span.schedule);
+    let mut step = steps_per_epoch as u64 * u64::from(span.from);
     let mut seen = 0u64;
     let mut train_seconds = 0.0;
     let mut points = Vec::new();
     let mut diverged = None;
-    'epochs: for epoch in 0..epochs {
+    'epochs: for epoch in span.from..epochs {
         let start = Instant::now();
         order.shuffle(shuffle_rng);
         for (s, idx) in order.chunks(batch_size).enumerate() {
@@ -235,7 +273,16 @@ mod tests {
             ),
         ] {
             let mut model = Recorder(Vec::new());
-            train(&mut model, &data, 3, 4, schedule, &mut rng, false).unwrap();
+            train(
+                &mut model,
+                &data,
+                Span::whole(3),
+                4,
+                schedule,
+                &mut rng,
+                false,
+            )
+            .unwrap();
             assert_eq!(model.0, want, "{schedule:?}");
         }
         let cosine = LrSchedule::Cosine;
@@ -296,7 +343,7 @@ mod tests {
             let out = train(
                 &mut model,
                 &data,
-                3,
+                Span::whole(3),
                 4,
                 LrSchedule::Constant,
                 &mut rng,

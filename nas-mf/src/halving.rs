@@ -2,13 +2,35 @@
 
 use serde::{Deserialize, Serialize};
 
-use nas_core::{
-    Architecture, Error, History, NasRng, Proposal, Result, SearchSpace, Strategy, Trial,
-};
+use nas_core::{Architecture, Error, NasRng, Proposal, Result, SearchSpace, Trial};
 
 use crate::params::{HyperbandValidParams, SuccessiveHalvingValidParams};
 use crate::rungs::Rungs;
 use crate::{fidelity_of, rank};
+
+/// Where a bracket's new architectures come from: uniform draws (successive halving,
+/// Hyperband) or BOHB's kernel density model.
+pub(crate) trait Sampler {
+    /// A new architecture for the first rung of a bracket, which trains it `epochs`.
+    fn draw(&mut self, space: &SearchSpace, epochs: u32, rng: &mut NasRng) -> Result<Architecture>;
+
+    /// Learns from a told trial that trained `epochs`.
+    fn observe(&mut self, space: &SearchSpace, trial: &Trial, epochs: u32) -> Result<()>;
+}
+
+/// Uniform draws from the space (repeats allowed, as in Li et al. 2018).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Uniform;
+
+impl Sampler for Uniform {
+    fn draw(&mut self, space: &SearchSpace, _: u32, rng: &mut NasRng) -> Result<Architecture> {
+        Ok(space.sample(rng))
+    }
+
+    fn observe(&mut self, _: &SearchSpace, _: &Trial, _: u32) -> Result<()> {
+        Ok(())
+    }
+}
 
 /// An architecture of a bracket's current rung.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,51 +42,72 @@ struct Member {
     told: Option<(u32, Option<f64>)>,
 }
 
-/// One successive-halving bracket: `n` architectures start at rung `first`; after every
-/// rung the best `⌊n_i / η⌋` go on to the next, until the top rung.
+/// What a bracket does next.
+enum Step {
+    Propose(Proposal),
+    /// Its current rung has trials in flight.
+    Wait,
+    /// Its top rung has ended (or nothing could be promoted).
+    Done,
+}
+
+/// One successive-halving bracket: `size` architectures start at rung `rung`; after
+/// every rung the best `⌊n_i / η⌋` go on to the next, until the top rung.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Bracket {
     rung: usize,
+    /// Architectures of the current rung; the first rung's are drawn one at a time as
+    /// they are proposed (so that a model-based sampler learns from the trials told
+    /// before each draw, as HpBandSter samples BOHB's configurations).
+    size: usize,
     members: Vec<Member>,
     /// Members of the current rung proposed so far.
     proposed: usize,
 }
 
 impl Bracket {
-    fn new(first: usize, n: usize, space: &SearchSpace, rng: &mut NasRng) -> Self {
+    fn new(first: usize, size: usize) -> Self {
         Bracket {
             rung: first,
-            members: (0..n)
-                .map(|_| Member {
-                    arch: space.sample(rng),
-                    below: None,
-                    told: None,
-                })
-                .collect(),
+            size,
+            members: Vec::with_capacity(size),
             proposed: 0,
         }
     }
 
-    /// The next proposal of this bracket; `Ok(None)` while it waits for its rung to
-    /// finish; `Err(())` once it is over.
-    fn propose(&mut self, rungs: &Rungs, continue_trainings: bool) -> Result<Option<Proposal>, ()> {
+    /// The next step of this bracket; `draw(epochs)` gives a new architecture for the
+    /// first rung.
+    fn propose(
+        &mut self,
+        rungs: &Rungs,
+        continue_trainings: bool,
+        draw: &mut dyn FnMut(u32) -> Result<Architecture>,
+    ) -> Result<Step> {
         loop {
+            let epochs = rungs.epochs(self.rung);
+            if self.proposed == self.members.len() && self.members.len() < self.size {
+                let arch = draw(epochs)?;
+                self.members.push(Member {
+                    arch,
+                    below: None,
+                    told: None,
+                });
+            }
             if let Some(m) = self.members.get(self.proposed) {
                 self.proposed += 1;
-                let epochs = rungs.epochs(self.rung);
                 let p = match m.below {
                     Some(j) if continue_trainings => {
                         Proposal::continuing(m.arch.clone(), j, epochs)
                     }
                     _ => Proposal::at(m.arch.clone(), epochs),
                 };
-                return Ok(Some(p));
+                return Ok(Step::Propose(p));
             }
             if self.members.iter().any(|m| m.told.is_none()) {
-                return Ok(None);
+                return Ok(Step::Wait);
             }
             if self.rung == rungs.s_max() {
-                return Err(());
+                return Ok(Step::Done);
             }
             // Promote the best 1/η (Li et al. 2018, Algorithm 1: top_k(T, L, ⌊n_i/η⌋)).
             let keep = self.members.len() / rungs.eta() as usize;
@@ -83,8 +126,9 @@ impl Bracket {
                 })
                 .collect();
             if promoted.is_empty() {
-                return Err(());
+                return Ok(Step::Done);
             }
+            self.size = promoted.len();
             self.members = promoted;
             self.rung += 1;
             self.proposed = 0;
@@ -109,30 +153,37 @@ impl Bracket {
     }
 }
 
-/// Brackets run one after another; shared by successive halving and Hyperband.
+/// The brackets of successive halving, Hyperband and BOHB, which differ in the brackets'
+/// sizes and in their [`Sampler`]. Brackets start in turn; when no started bracket has a
+/// trial to propose (each waits for trials in flight to finish its rung), the next one
+/// starts, as HpBandSter's `Master` starts a new iteration, so that on several workers
+/// none idles. With one worker a bracket ends before the next starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Brackets {
+pub(crate) struct Brackets<S> {
     name: String,
     space: SearchSpace,
-    rungs: Rungs,
+    pub(crate) rungs: Rungs,
     continue_trainings: bool,
     /// Hyperband cycles s = s_max, ..., 0; successive halving stays at s_max.
     hyperband: bool,
-    /// The current bracket's s, and the bracket.
+    /// The s of the next bracket to start.
     s: usize,
-    bracket: Option<Bracket>,
+    /// The brackets started and not over, oldest first.
+    active: Vec<Bracket>,
     rng: NasRng,
+    pub(crate) sampler: S,
 }
 
-impl Brackets {
+impl<S: Sampler> Brackets<S> {
     /// Brackets over `space` on `rungs`, starting at s = s_max.
-    fn new(
+    pub(crate) fn new(
         name: &str,
         hyperband: bool,
         space: SearchSpace,
         rungs: Rungs,
         continue_trainings: bool,
         rng: NasRng,
+        sampler: S,
     ) -> Self {
         Brackets {
             name: name.into(),
@@ -141,59 +192,68 @@ impl Brackets {
             rungs,
             continue_trainings,
             hyperband,
-            bracket: None,
+            active: Vec::new(),
             rng,
+            sampler,
         }
     }
 
     /// Architectures bracket `s` starts with: `⌈(s_max + 1) η^s / (s + 1)⌉` for
     /// Hyperband (Li et al. 2018, Algorithm 1, with B = (s_max + 1) R), η^s_max for
     /// successive halving (the same formula at s = s_max).
-    fn start_count(&self, s: usize) -> usize {
+    pub(crate) fn start_count(&self, s: usize) -> usize {
         let s_max = self.rungs.s_max();
         let eta = self.rungs.eta() as usize;
         let pow = eta.pow(s as u32);
         ((s_max + 1) * pow).div_ceil(s + 1)
     }
 
-    fn propose(&mut self) -> Option<Proposal> {
+    /// The next proposal: of the oldest started bracket that has one, else of a new
+    /// bracket.
+    pub(crate) fn propose(&mut self) -> Result<Option<Proposal>> {
+        let mut i = 0;
         loop {
-            let s_max = self.rungs.s_max();
-            if self.bracket.is_none() {
+            if i == self.active.len() {
+                let s_max = self.rungs.s_max();
                 let n = self.start_count(self.s);
-                self.bracket = Some(Bracket::new(s_max - self.s, n, &self.space, &mut self.rng));
+                self.active.push(Bracket::new(s_max - self.s, n));
+                if self.hyperband {
+                    self.s = if self.s == 0 { s_max } else { self.s - 1 };
+                }
             }
-            let bracket = self.bracket.as_mut().expect("just made");
-            match bracket.propose(&self.rungs, self.continue_trainings) {
-                Ok(p) => return p,
-                Err(()) => {
-                    self.bracket = None;
-                    if self.hyperband {
-                        self.s = if self.s == 0 { s_max } else { self.s - 1 };
-                    }
+            let Brackets {
+                active,
+                sampler,
+                space,
+                rng,
+                rungs,
+                continue_trainings,
+                ..
+            } = self;
+            let mut draw = |epochs| sampler.draw(space, epochs, rng);
+            match active[i].propose(rungs, *continue_trainings, &mut draw)? {
+                Step::Propose(p) => return Ok(Some(p)),
+                Step::Wait => i += 1,
+                Step::Done => {
+                    active.remove(i);
                 }
             }
         }
     }
 
-    fn tell(&mut self, trial: &Trial) -> Result<()> {
+    pub(crate) fn tell(&mut self, trial: &Trial) -> Result<()> {
         let epochs = fidelity_of(trial, &self.name)?;
         let rungs = &self.rungs;
-        if self
-            .bracket
-            .as_mut()
-            .is_some_and(|b| b.tell(trial, epochs, rungs))
-        {
-            Ok(())
-        } else {
-            Err(Error::Strategy(format!(
+        if !self.active.iter_mut().any(|b| b.tell(trial, epochs, rungs)) {
+            return Err(Error::Strategy(format!(
                 "{} did not propose trial {} (`{}` at {epochs} epochs)",
                 self.name, trial.index, trial.arch
-            )))
+            )));
         }
+        self.sampler.observe(&self.space, trial, epochs)
     }
 
-    fn ask_error(&self) -> Error {
+    pub(crate) fn ask_error(&self) -> Error {
         Error::Strategy(format!(
             "{} proposes fidelities: call `propose`, not `ask`",
             self.name
@@ -201,18 +261,42 @@ impl Brackets {
     }
 }
 
+/// `impl Strategy` for a wrapper whose `inner` is a [`Brackets`].
+macro_rules! bracket_strategy {
+    ($($strategy:ty),*) => {$(
+        impl nas_core::Strategy for $strategy {
+            fn ask(&mut self, _history: &nas_core::History) -> nas_core::Result<nas_core::Architecture> {
+                Err(self.inner.ask_error())
+            }
+
+            fn tell(&mut self, trial: &nas_core::Trial) -> nas_core::Result<()> {
+                self.inner.tell(trial)
+            }
+
+            fn propose(
+                &mut self,
+                _history: &nas_core::History,
+            ) -> nas_core::Result<Option<nas_core::Proposal>> {
+                self.inner.propose()
+            }
+        }
+    )*};
+}
+pub(crate) use bracket_strategy;
+
 /// Successive halving (Jamieson & Talwalkar, AISTATS 2016), as Hyperband's most
 /// aggressive bracket (Li et al., JMLR 2018): η^s_max architectures drawn uniformly from
 /// the space at the lowest rung, the best ⌊n_i/η⌋ of each rung (by validation accuracy;
 /// failed trials never go on; ties go to the earlier trial) promoted to the next, until
 /// the largest fidelity; then a new bracket, until the run's budget ends.
 ///
-/// Synchronous: a rung is promoted once all its trials have ended, so with simulated
-/// workers some workers idle at the end of each rung (ASHA does not).
+/// Synchronous: a rung is promoted once all its trials have ended; on several workers the
+/// next bracket starts meanwhile (as HpBandSter does), so no worker idles, but early
+/// brackets' promotions wait for their slowest trial (ASHA's do not).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SuccessiveHalving {
     params: SuccessiveHalvingValidParams,
-    inner: Brackets,
+    inner: Brackets<Uniform>,
 }
 
 impl SuccessiveHalving {
@@ -237,6 +321,7 @@ impl SuccessiveHalving {
                 rungs,
                 continue_trainings,
                 rng,
+                Uniform,
             ),
             params,
         })
@@ -253,31 +338,18 @@ impl SuccessiveHalving {
     }
 }
 
-impl Strategy for SuccessiveHalving {
-    fn ask(&mut self, _history: &History) -> Result<Architecture> {
-        Err(self.inner.ask_error())
-    }
-
-    fn tell(&mut self, trial: &Trial) -> Result<()> {
-        self.inner.tell(trial)
-    }
-
-    fn propose(&mut self, _history: &History) -> Result<Option<Proposal>> {
-        Ok(self.inner.propose())
-    }
-}
-
 /// Hyperband (Li et al., JMLR 2018, Algorithm 1): successive-halving brackets
 /// s = s_max, s_max - 1, ..., 0 in turn (then again), bracket s starting
 /// `⌈(s_max + 1) η^s / (s + 1)⌉` uniformly drawn architectures at rung s_max - s, so
 /// that every bracket spends about the same budget; the brackets differ in how
 /// aggressively they stop early (s = 0 is random search at the largest fidelity).
 ///
-/// Synchronous, one bracket at a time, like [`SuccessiveHalving`].
+/// Synchronous, like [`SuccessiveHalving`]: a later bracket starts while an earlier one
+/// waits for its rung.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hyperband {
     params: HyperbandValidParams,
-    inner: Brackets,
+    inner: Brackets<Uniform>,
 }
 
 impl Hyperband {
@@ -295,7 +367,15 @@ impl Hyperband {
         let rungs = params.rungs(budget_epochs)?;
         let continue_trainings = params.continue_trainings;
         Ok(Hyperband {
-            inner: Brackets::new("hyperband", true, space, rungs, continue_trainings, rng),
+            inner: Brackets::new(
+                "hyperband",
+                true,
+                space,
+                rungs,
+                continue_trainings,
+                rng,
+                Uniform,
+            ),
             params,
         })
     }
@@ -316,16 +396,4 @@ impl Hyperband {
     }
 }
 
-impl Strategy for Hyperband {
-    fn ask(&mut self, _history: &History) -> Result<Architecture> {
-        Err(self.inner.ask_error())
-    }
-
-    fn tell(&mut self, trial: &Trial) -> Result<()> {
-        self.inner.tell(trial)
-    }
-
-    fn propose(&mut self, _history: &History) -> Result<Option<Proposal>> {
-        Ok(self.inner.propose())
-    }
-}
+bracket_strategy!(SuccessiveHalving, Hyperband);

@@ -10,14 +10,17 @@
 //!
 //! - [`SuccessiveHalving`]: Jamieson & Talwalkar, AISTATS 2016.
 //! - [`Hyperband`]: Li, Jamieson, DeSalvo, Rostamizadeh & Talwalkar, JMLR 2018.
+//! - [`Bohb`]: Falkner, Klein & Hutter, ICML 2018 (Hyperband with a kernel density
+//!   model choosing the new architectures).
 //! - [`Asha`]: Li, Jamieson, Rostamizadeh, Gonina, Ben-tzur, Hardt, Recht & Talwalkar,
 //!   MLSys 2020.
 //!
-//! All share the rungs of [`Rungs`] (η = 3 by default, as both papers use) and draw new
-//! architectures uniformly from the space with the run's strategy RNG, so a run is a
-//! function of its seed. With one worker the three differ only in which trials they
-//! start; on simulated asynchronous workers ([`nas_core::RunState::simulated`]) the
-//! synchronous ones idle workers at the end of each rung and ASHA does not.
+//! All share the rungs of [`Rungs`] (η = 3 by default, as the papers use) and draw new
+//! architectures from the space with the run's strategy RNG (uniformly, or BOHB's
+//! model), so a run is a function of its seed. On simulated asynchronous workers
+//! ([`nas_core::RunState::simulated`]) the synchronous ones promote a rung only once all
+//! its trials have ended and start the next bracket meanwhile (as HpBandSter does); ASHA
+//! promotes as soon as a trial is in a rung's top third.
 //!
 //! ```
 //! use nas_core::testutil::{Run, toy_space};
@@ -43,15 +46,17 @@
 //! ```
 
 mod asha;
+mod bohb;
 mod halving;
 mod params;
 mod rungs;
 
 pub use asha::Asha;
+pub use bohb::Bohb;
 pub use halving::{Hyperband, SuccessiveHalving};
 pub use params::{
-    AshaParams, AshaValidParams, HyperbandParams, HyperbandValidParams, SuccessiveHalvingParams,
-    SuccessiveHalvingValidParams,
+    AshaParams, AshaValidParams, BohbParams, BohbValidParams, HyperbandParams,
+    HyperbandValidParams, MAX_SAMPLES, SuccessiveHalvingParams, SuccessiveHalvingValidParams,
 };
 pub use rungs::Rungs;
 

@@ -143,6 +143,131 @@ fidelity_params!(
     "Li et al. 2020, Section 4: η = 3, grace period r = 1 epoch"
 );
 
+/// Most candidates BOHB scores per proposal (`num_samples`): a user value decides the
+/// work of every proposal, so it is bounded.
+pub const MAX_SAMPLES: u32 = 100_000;
+
+/// BOHB as written in a config (`kind = "bohb"`): Hyperband's brackets whose new
+/// architectures come from a kernel density model (Falkner, Klein & Hutter, ICML 2018).
+/// Every field is defaulted to the paper's and its code's setting (HpBandSter v0.7.4,
+/// `BOHB(top_n_percent=15, num_samples=64, random_fraction=1/3, min_bandwidth=1e-3,
+/// min_points_in_model=None)`; the paper's Section 4: q = 15%, N_s = 64, ρ = 1/3,
+/// N_min = d + 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BohbParams {
+    /// The reduction factor η (at least 2). Default 3 (Falkner et al. 2018, Section 4).
+    pub eta: u32,
+    /// The smallest fidelity, in epochs (at least 1). Default 1.
+    pub min_epochs: u32,
+    /// The largest fidelity, in epochs (None: the run's budget).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_epochs: Option<u32>,
+    /// Promotions continue the lower rung's training (default true; see
+    /// [`HyperbandParams`]).
+    pub continue_trainings: bool,
+    /// q, in percent: l(x) is fitted to the best q% of a fidelity's observations (at
+    /// least N_min), g(x) to the rest (1 to 99). Default 15.
+    pub top_n_percent: u32,
+    /// N_s: candidates drawn from l(x) per model-based proposal (1 to 100,000). Default
+    /// 64.
+    pub num_samples: u32,
+    /// ρ: the probability that a new architecture is a uniform draw even when a model
+    /// exists, in [0, 1]. Default 1/3.
+    pub random_fraction: f64,
+    /// The smallest kernel bandwidth λ, in (0, 1). Default 1e-3.
+    pub min_bandwidth: f64,
+    /// N_min: observations a fidelity needs before its model is fitted (None: the
+    /// space's genes + 1, the smallest allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_points_in_model: Option<u32>,
+}
+
+impl Default for BohbParams {
+    fn default() -> Self {
+        BohbParams {
+            eta: 3,
+            min_epochs: 1,
+            max_epochs: None,
+            continue_trainings: true,
+            top_n_percent: 15,
+            num_samples: 64,
+            random_fraction: 1.0 / 3.0,
+            min_bandwidth: 1e-3,
+            min_points_in_model: None,
+        }
+    }
+}
+
+impl BohbParams {
+    /// Checks every field that can be checked without the run and its space.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] naming the field.
+    pub fn check(&self) -> Result<BohbValidParams> {
+        Rungs::new(
+            self.eta,
+            self.min_epochs,
+            self.max_epochs.unwrap_or(u32::MAX),
+        )?;
+        if !(1..=99).contains(&self.top_n_percent) {
+            return Err(Error::invalid(
+                "top_n_percent",
+                self.top_n_percent,
+                "an integer from 1 to 99 (percent)",
+            ));
+        }
+        if !(1..=MAX_SAMPLES).contains(&self.num_samples) {
+            return Err(Error::invalid(
+                "num_samples",
+                self.num_samples,
+                format!("an integer from 1 to {MAX_SAMPLES}"),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.random_fraction) {
+            return Err(Error::invalid(
+                "random_fraction",
+                self.random_fraction,
+                "a number in [0, 1]",
+            ));
+        }
+        if !(self.min_bandwidth > 0.0 && self.min_bandwidth < 1.0) {
+            return Err(Error::invalid(
+                "min_bandwidth",
+                self.min_bandwidth,
+                "a number in (0, 1)",
+            ));
+        }
+        if self.min_points_in_model == Some(0) {
+            return Err(Error::invalid(
+                "min_points_in_model",
+                0,
+                "at least the space's genes + 1",
+            ));
+        }
+        Ok(BohbValidParams(self.clone()))
+    }
+}
+
+nas_core::valid_params! {
+    /// Checked BOHB params: the only form [`crate::Bohb`] accepts. Read the fields
+    /// through `Deref`; it serializes as the params and is checked again when read.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(try_from = "BohbParams", into = "BohbParams")]
+    pub struct BohbValidParams(BohbParams);
+}
+
+impl BohbValidParams {
+    /// The rungs for a run whose per-trial budget is `budget_epochs` epochs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] when `max_epochs` exceeds the budget or the budget is
+    /// below `min_epochs`.
+    pub fn rungs(&self, budget_epochs: u32) -> Result<Rungs> {
+        rungs(self.eta, self.min_epochs, self.max_epochs, budget_epochs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +301,71 @@ mod tests {
         };
         let e = too_low.check().unwrap().rungs(9).unwrap_err().to_string();
         assert!(e.contains("`min_epochs`"), "{e}");
+        let b: BohbParams = serde_json::from_str("{}").unwrap();
+        assert_eq!(
+            (
+                b.top_n_percent,
+                b.num_samples,
+                b.random_fraction,
+                b.min_bandwidth
+            ),
+            (15, 64, 1.0 / 3.0, 1e-3)
+        );
+        assert_eq!(b.check().unwrap().rungs(9).unwrap().all(), &[1, 3, 9]);
+        for (field, bad) in [
+            (
+                "top_n_percent",
+                BohbParams {
+                    top_n_percent: 100,
+                    ..Default::default()
+                },
+            ),
+            (
+                "num_samples",
+                BohbParams {
+                    num_samples: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "random_fraction",
+                BohbParams {
+                    random_fraction: f64::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "random_fraction",
+                BohbParams {
+                    random_fraction: 1.5,
+                    ..Default::default()
+                },
+            ),
+            (
+                "min_bandwidth",
+                BohbParams {
+                    min_bandwidth: 0.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "min_points_in_model",
+                BohbParams {
+                    min_points_in_model: Some(0),
+                    ..Default::default()
+                },
+            ),
+            (
+                "eta",
+                BohbParams {
+                    eta: 1,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let e = bad.check().unwrap_err().to_string();
+            assert!(e.contains(&format!("`{field}`")), "{field}: {e}");
+        }
         // A checked value reads back through check.
         let text = serde_json::to_string(&v).unwrap();
         assert_eq!(

@@ -1,13 +1,14 @@
-//! Successive halving, Hyperband and ASHA driven by nas-core's loop (the one `nas run`
+//! Successive halving, Hyperband, BOHB and ASHA driven by nas-core's loop (the one `nas run`
 //! uses) on the synthetic evaluator, whose scores rise with the epochs and whose
 //! training seconds are proportional to them.
 
 use std::collections::HashMap;
 
-use nas_core::testutil::Run;
+use nas_core::testutil::{Run, SyntheticEvaluator, toy_cell_space};
 use nas_core::{RunSeeds, Strategy, Trial};
 use nas_mf::{
-    Asha, AshaParams, Hyperband, HyperbandParams, SuccessiveHalving, SuccessiveHalvingParams,
+    Asha, AshaParams, Bohb, BohbParams, Hyperband, HyperbandParams, SuccessiveHalving,
+    SuccessiveHalvingParams,
 };
 
 fn seeds(name: &str) -> RunSeeds {
@@ -22,7 +23,8 @@ fn epochs(t: &Trial) -> u32 {
 }
 
 /// Checks every continued trial: it continues an earlier ok trial of the same
-/// architecture at fewer epochs, keeps that trial's seed, and costs the new epochs.
+/// architecture at fewer epochs, keeps that trial's seed, and costs the new epochs
+/// (unless it is answered from the cache).
 fn check_continuations(trials: &[Trial]) {
     for t in trials {
         let f = t.fidelity.as_ref().unwrap();
@@ -30,9 +32,21 @@ fn check_continuations(trials: &[Trial]) {
             let below = &trials[j as usize];
             assert!(j < t.index, "trial {} continues a later trial", t.index);
             assert_eq!(below.arch, t.arch);
-            assert_eq!(t.seed, below.seed, "a continuation keeps the seed");
             assert_eq!(f.prior_epochs, epochs(below));
+            // A cached trial reuses the result (and seed) of the earlier trial of the
+            // same architecture and fidelity.
             if !t.cached {
+                // The training continued: `below`'s own, or for a cached `below` the first
+                // training of that architecture at that fidelity.
+                let source = if below.cached {
+                    trials
+                        .iter()
+                        .find(|s| !s.cached && s.arch == below.arch && epochs(s) == epochs(below))
+                        .expect("a cached trial has a source")
+                } else {
+                    below
+                };
+                assert_eq!(t.seed, source.seed, "a continuation keeps the seed");
                 assert_eq!(t.cost().0, f64::from(f.epochs - f.prior_epochs));
             }
         }
@@ -206,18 +220,23 @@ fn asha_keeps_every_simulated_worker_busy_and_promotes_only_the_top_third() {
 }
 
 #[test]
-fn synchronous_halving_waits_for_its_rung_on_simulated_workers() {
-    let s = seeds("hyperband");
-    let params = HyperbandParams::default().check().unwrap();
+fn synchronous_halving_waits_for_its_rung_and_starts_the_next_bracket_meanwhile() {
+    let s = seeds("successive-halving");
+    let params = SuccessiveHalvingParams::default().check().unwrap();
     let mut run = Run::toy(s).with_workers(4);
-    let mut hb = Hyperband::new(run.space.clone(), params, 9, s.strategy_rng()).unwrap();
-    run.steps(&mut hb, 22);
+    let mut sh = SuccessiveHalving::new(run.space.clone(), params, 9, s.strategy_rng()).unwrap();
+    run.steps(&mut sh, 60);
     let t = run.history().trials();
     check_continuations(t);
-    // The first rung's 9 trials all end before any 3-epoch trial starts.
-    let end_of_first = t
+    // The first bracket's first rung is the 9 first trials to start; the first promotion
+    // starts once they have all ended.
+    let mut first: Vec<&Trial> = t.iter().filter(|x| epochs(x) == 1).collect();
+    first.sort_by(|a, b| {
+        let (a, b) = (a.schedule.unwrap(), b.schedule.unwrap());
+        a.start.total_cmp(&b.start)
+    });
+    let end_of_first = first[..9]
         .iter()
-        .filter(|x| epochs(x) == 1)
         .map(|x| x.schedule.unwrap().end)
         .fold(0.0, f64::max);
     let first_promotion = t
@@ -226,11 +245,19 @@ fn synchronous_halving_waits_for_its_rung_on_simulated_workers() {
         .map(|x| x.schedule.unwrap().start)
         .fold(f64::INFINITY, f64::min);
     assert!(first_promotion >= end_of_first);
-    // So some worker idles.
-    let idles = by_worker(t)
-        .values()
-        .any(|spans| spans.windows(2).any(|p| p[1].0 > p[0].1));
-    assert!(idles);
+    // Meanwhile the next bracket has started: no worker idles.
+    let workers = by_worker(t);
+    assert_eq!(workers.len(), 4);
+    for (w, spans) in &workers {
+        for pair in spans.windows(2) {
+            assert_eq!(pair[1].0, pair[0].1, "worker {w} idled");
+        }
+    }
+    let more_than_nine = first.len() > 9 && first[9].schedule.unwrap().start < end_of_first;
+    assert!(
+        more_than_nine,
+        "a second bracket started before the first promoted"
+    );
 }
 
 /// A run of `strategy` for `n` trials, its strategy serialized and read back halfway.
@@ -324,4 +351,132 @@ fn ask_is_refused_and_a_trial_it_did_not_propose_is_an_error() {
     let t = run.history().trials()[0].clone();
     let e = hb.tell(&t).unwrap_err().to_string();
     assert!(e.contains("did not propose"), "{e}");
+}
+
+fn bohb(run: &Run, s: RunSeeds, params: BohbParams) -> Bohb {
+    Bohb::new(
+        run.space.clone(),
+        params.check().unwrap(),
+        9,
+        s.strategy_rng(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn bohb_runs_hyperband_s_brackets_and_never_repeats_a_first_rung() {
+    let s = seeds("bohb");
+    let mut run = Run::new(toy_cell_space(), s, SyntheticEvaluator::default());
+    let mut b = bohb(&run, s, BohbParams::default());
+    assert_eq!(
+        (b.bracket_size(2), b.bracket_size(1), b.bracket_size(0)),
+        (9, 5, 3)
+    );
+    // The cell space has 6 genes: N_min = 7.
+    assert_eq!(b.min_points_in_model(), 7);
+    run.steps(&mut b, 300);
+    let t = run.history().trials();
+    let one_cycle = [
+        vec![1; 9],
+        vec![3; 3],
+        vec![9],
+        vec![3; 5],
+        vec![9],
+        vec![9; 3],
+    ]
+    .concat();
+    let got: Vec<u32> = t.iter().map(epochs).take(one_cycle.len()).collect();
+    assert_eq!(got, one_cycle);
+    check_continuations(t);
+    // A bracket's new architectures are new at their fidelity.
+    let mut seen = std::collections::HashSet::new();
+    for x in t
+        .iter()
+        .filter(|x| x.fidelity.as_ref().unwrap().continues.is_none())
+    {
+        assert!(
+            seen.insert((epochs(x), x.arch.id())),
+            "trial {} repeats",
+            x.index
+        );
+    }
+    assert!(b.model_picks() > 0 && b.random_picks() > 0);
+    assert_eq!(
+        b.model_picks() + b.random_picks() + b.fallbacks(),
+        seen.len() as u64
+    );
+}
+
+/// Mean fitness of the 1-epoch trials after the first `skip` trials.
+fn late_first_rung_mean(t: &[Trial], skip: usize) -> f64 {
+    let f: Vec<f64> = t[skip..]
+        .iter()
+        .filter(|x| epochs(x) == 1)
+        .filter_map(Trial::fitness)
+        .collect();
+    f.iter().sum::<f64>() / f.len() as f64
+}
+
+#[test]
+fn bohb_s_model_proposes_better_architectures_than_hyperband_s_uniform_draws() {
+    // The synthetic evaluator's accuracy rises towards the toy optimum, so a model that
+    // learns proposes better first-rung architectures than uniform draws.
+    let (mut bohb_mean, mut hb_mean) = (0.0, 0.0);
+    for seed in 0..4 {
+        let s = RunSeeds::new(seed, "bohb", 0);
+        let mut run = Run::new(toy_cell_space(), s, SyntheticEvaluator::default());
+        let mut b = bohb(&run, s, BohbParams::default());
+        run.steps(&mut b, 250);
+        bohb_mean += late_first_rung_mean(run.history().trials(), 100) / 4.0;
+        let mut run = Run::new(toy_cell_space(), s, SyntheticEvaluator::default());
+        let p = HyperbandParams::default().check().unwrap();
+        let mut hb = Hyperband::new(run.space.clone(), p, 9, s.strategy_rng()).unwrap();
+        run.steps(&mut hb, 250);
+        hb_mean += late_first_rung_mean(run.history().trials(), 100) / 4.0;
+    }
+    assert!(
+        bohb_mean > hb_mean + 0.05,
+        "bohb {bohb_mean}, hyperband {hb_mean}"
+    );
+}
+
+#[test]
+fn bohb_on_a_chain_space_imputes_unused_genes_and_survives_a_checkpoint() {
+    let s = seeds("bohb-chain");
+    let run = Run::toy(s);
+    let d = run.space.encoding().len();
+    let b = bohb(&run, s, BohbParams::default());
+    assert_eq!(b.min_points_in_model(), d + 1);
+    let too_few = BohbParams {
+        min_points_in_model: Some(d as u32),
+        ..Default::default()
+    };
+    let e = Bohb::new(
+        run.space.clone(),
+        too_few.check().unwrap(),
+        9,
+        s.strategy_rng(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("`min_points_in_model`") && e.contains(&format!("{}", d + 1)),
+        "{e}"
+    );
+    same_after_a_checkpoint(
+        || {
+            let run = Run::toy(s);
+            let b = bohb(&run, s, BohbParams::default());
+            (run, b)
+        },
+        400,
+    );
+    let mut run = Run::toy(s);
+    let mut b = bohb(&run, s, BohbParams::default());
+    run.steps(&mut b, 400);
+    assert!(
+        b.model_picks() > 0,
+        "{d} genes, {} random",
+        b.random_picks()
+    );
 }

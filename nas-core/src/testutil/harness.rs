@@ -40,13 +40,11 @@ impl TrialHost for Host<'_> {
         self.seeds.trial_seed(u64::from(index))
     }
 
+    fn continues(&self) -> bool {
+        self.evaluator.continues()
+    }
+
     fn evaluate(&mut self, mut pending: Trial) -> Trial {
-        if !self.evaluator.continues()
-            && let Some(f) = pending.fidelity.as_mut()
-        {
-            f.prior_epochs = 0;
-            f.prior_seconds = 0.0;
-        }
         let budget = Budget::default();
         let request = EvalRequest::new(&pending.arch, &budget, pending.seed)
             .with_fidelity(pending.fidelity.as_ref().map(|f| f.epochs));

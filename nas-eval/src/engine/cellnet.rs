@@ -62,7 +62,7 @@ use super::loss::{LossSum, softmax_cross_entropy};
 use super::simd::SimdPath;
 use super::strided::{self, StridedGeom};
 use super::{NasRng, OptimState, Optimizer, for_each_item};
-use crate::backend::{Batch, Model};
+use crate::backend::{Batch, Model, TrainState};
 use crate::error::Result;
 use crate::params::TrainValidParams;
 
@@ -1478,6 +1478,41 @@ impl Model for CellModel {
             w.extend_from_slice(v);
         }
         w
+    }
+
+    fn save(&self) -> Option<TrainState> {
+        let (m, v, t) = self.optim.save();
+        let running = self
+            .running
+            .iter()
+            .flat_map(|(m, v)| m.iter().chain(v))
+            .copied()
+            .collect();
+        Some(TrainState {
+            params: self.params.clone(),
+            m,
+            v,
+            t,
+            running,
+        })
+    }
+
+    fn restore(&mut self, state: &TrainState) {
+        assert_eq!(
+            state.params.len(),
+            self.params.len(),
+            "state of another network"
+        );
+        self.params.copy_from_slice(&state.params);
+        self.optim.restore(&state.m, &state.v, state.t);
+        let mut at = 0;
+        for (m, v) in &mut self.running {
+            let c = m.len();
+            m.copy_from_slice(&state.running[at..at + c]);
+            v.copy_from_slice(&state.running[at + c..at + 2 * c]);
+            at += 2 * c;
+        }
+        assert_eq!(at, state.running.len(), "state of another network");
     }
 }
 

@@ -54,7 +54,7 @@ use rayon::prelude::*;
 pub(crate) use nas_core::NasRng;
 pub(crate) use optim::Optimizer;
 
-use crate::backend::{Batch, Model};
+use crate::backend::{Batch, Model, TrainState};
 use crate::error::{Error, Result};
 use dropout::MaskPosition;
 use loss::LossSum;
@@ -132,6 +132,23 @@ impl OptimState {
             v: vec![0.0; n],
             t: 0,
         }
+    }
+
+    /// The moments and step count, for a [`crate::backend::TrainState`].
+    fn save(&self) -> (Vec<f32>, Vec<f32>, u64) {
+        (self.m.clone(), self.v.clone(), self.t)
+    }
+
+    /// Back to saved moments and step count (of the same optimiser and parameter count).
+    fn restore(&mut self, m: &[f32], v: &[f32], t: u64) {
+        assert_eq!(
+            (m.len(), v.len()),
+            (self.m.len(), self.v.len()),
+            "state of another network"
+        );
+        self.m.copy_from_slice(m);
+        self.v.copy_from_slice(v);
+        self.t = t;
     }
 
     /// The next step on `params` from the micro-batches' partial gradients, with the
@@ -368,6 +385,27 @@ impl Model for NativeModel {
 
     fn weights(&self) -> Vec<f32> {
         self.params.clone()
+    }
+
+    fn save(&self) -> Option<TrainState> {
+        let (m, v, t) = self.optim.save();
+        Some(TrainState {
+            params: self.params.clone(),
+            m,
+            v,
+            t,
+            running: Vec::new(),
+        })
+    }
+
+    fn restore(&mut self, state: &TrainState) {
+        assert_eq!(
+            state.params.len(),
+            self.params.len(),
+            "state of another network"
+        );
+        self.params.copy_from_slice(&state.params);
+        self.optim.restore(&state.m, &state.v, state.t);
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum> {
