@@ -53,6 +53,20 @@ fn check_continuations(trials: &[Trial]) {
     }
 }
 
+/// The fidelities of one cycle of Hyperband's brackets for rungs 1, 3, 9 with one
+/// worker: s = 2: 9 at 1 epoch, 3 at 3, 1 at 9; s = 1: 5 at 3, 1 at 9; s = 0: 3 at 9.
+fn hyperband_cycle() -> Vec<u32> {
+    [
+        vec![1; 9],
+        vec![3; 3],
+        vec![9],
+        vec![3; 5],
+        vec![9],
+        vec![9; 3],
+    ]
+    .concat()
+}
+
 #[test]
 fn hyperband_runs_its_brackets_in_turn_and_promotes_the_best_third() {
     let s = seeds("hyperband");
@@ -64,18 +78,7 @@ fn hyperband_runs_its_brackets_in_turn_and_promotes_the_best_third() {
     run.steps(&mut hb, 9 + 3 + 1 + 5 + 1 + 3 + 9);
     let t = run.history().trials();
     let got: Vec<u32> = t.iter().map(epochs).collect();
-    let want: Vec<u32> = [
-        vec![1; 9],
-        vec![3; 3],
-        vec![9],
-        vec![3; 5],
-        vec![9],
-        vec![9; 3],
-    ]
-    .concat()
-    .into_iter()
-    .chain([1; 9])
-    .collect();
+    let want: Vec<u32> = hyperband_cycle().into_iter().chain([1; 9]).collect();
     assert_eq!(got, want);
     check_continuations(t);
     // The promoted three are the best three of the first rung, best first.
@@ -376,15 +379,7 @@ fn bohb_runs_hyperband_s_brackets_and_never_repeats_a_first_rung() {
     assert_eq!(b.min_points_in_model(), 7);
     run.steps(&mut b, 300);
     let t = run.history().trials();
-    let one_cycle = [
-        vec![1; 9],
-        vec![3; 3],
-        vec![9],
-        vec![3; 5],
-        vec![9],
-        vec![9; 3],
-    ]
-    .concat();
+    let one_cycle = hyperband_cycle();
     let got: Vec<u32> = t.iter().map(epochs).take(one_cycle.len()).collect();
     assert_eq!(got, one_cycle);
     check_continuations(t);

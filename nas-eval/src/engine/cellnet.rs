@@ -1481,30 +1481,17 @@ impl Model for CellModel {
     }
 
     fn save(&self) -> Option<TrainState> {
-        let (m, v, t) = self.optim.save();
         let running = self
             .running
             .iter()
             .flat_map(|(m, v)| m.iter().chain(v))
             .copied()
             .collect();
-        Some(TrainState {
-            params: self.params.clone(),
-            m,
-            v,
-            t,
-            running,
-        })
+        Some(self.optim.state(&self.params, running))
     }
 
     fn restore(&mut self, state: &TrainState) {
-        assert_eq!(
-            state.params.len(),
-            self.params.len(),
-            "state of another network"
-        );
-        self.params.copy_from_slice(&state.params);
-        self.optim.restore(&state.m, &state.v, state.t);
+        self.optim.restore(&mut self.params, state);
         let mut at = 0;
         for (m, v) in &mut self.running {
             let c = m.len();

@@ -134,21 +134,30 @@ impl OptimState {
         }
     }
 
-    /// The moments and step count, for a [`crate::backend::TrainState`].
-    fn save(&self) -> (Vec<f32>, Vec<f32>, u64) {
-        (self.m.clone(), self.v.clone(), self.t)
+    /// The training state of `params` (and batch-norm `running` statistics) with this
+    /// optimiser's moments and step count.
+    fn state(&self, params: &[f32], running: Vec<f32>) -> TrainState {
+        TrainState {
+            params: params.to_vec(),
+            m: self.m.clone(),
+            v: self.v.clone(),
+            t: self.t,
+            running,
+        }
     }
 
-    /// Back to saved moments and step count (of the same optimiser and parameter count).
-    fn restore(&mut self, m: &[f32], v: &[f32], t: u64) {
+    /// Back to `state` (of a network with as many parameters): its parameters into
+    /// `params`, its moments and step count here.
+    fn restore(&mut self, params: &mut [f32], state: &TrainState) {
         assert_eq!(
-            (m.len(), v.len()),
-            (self.m.len(), self.v.len()),
+            (state.params.len(), state.m.len(), state.v.len()),
+            (params.len(), self.m.len(), self.v.len()),
             "state of another network"
         );
-        self.m.copy_from_slice(m);
-        self.v.copy_from_slice(v);
-        self.t = t;
+        params.copy_from_slice(&state.params);
+        self.m.copy_from_slice(&state.m);
+        self.v.copy_from_slice(&state.v);
+        self.t = state.t;
     }
 
     /// The next step on `params` from the micro-batches' partial gradients, with the
@@ -388,24 +397,11 @@ impl Model for NativeModel {
     }
 
     fn save(&self) -> Option<TrainState> {
-        let (m, v, t) = self.optim.save();
-        Some(TrainState {
-            params: self.params.clone(),
-            m,
-            v,
-            t,
-            running: Vec::new(),
-        })
+        Some(self.optim.state(&self.params, Vec::new()))
     }
 
     fn restore(&mut self, state: &TrainState) {
-        assert_eq!(
-            state.params.len(),
-            self.params.len(),
-            "state of another network"
-        );
-        self.params.copy_from_slice(&state.params);
-        self.optim.restore(&state.m, &state.v, state.t);
+        self.optim.restore(&mut self.params, state);
     }
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<LossSum> {
