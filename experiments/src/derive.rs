@@ -43,13 +43,29 @@ pub fn plan_units(config: &Config, kind: JournalKind) -> Result<Vec<runner::Unit
 /// Derives every output from the journal (tables, report and plots for a comparison; the
 /// table files for a tabulation); returns the summary to print.
 pub fn write_outputs(out: &Path, config: &Config, manifest: &Manifest) -> Result<String> {
+    write_outputs_at(out, config, manifest, None)
+}
+
+/// [`write_outputs`], recording `finished` as the time the outputs were finished, or
+/// `finished_at` when given (a report rebuilt from a finished experiment's journal keeps
+/// the time the experiment finished).
+fn write_outputs_at(
+    out: &Path,
+    config: &Config,
+    manifest: &Manifest,
+    finished_at: Option<String>,
+) -> Result<String> {
     let contents = journal::read(&out.join(journal::FILE_NAME))?;
     let kind = contents.header.kind;
     let units = plan_units(config, kind)?;
     let runs = records::collect(&units, &contents.events);
     let partial = runs.iter().any(|r| !r.ended);
+    let finished = match finished_at {
+        Some(at) if !partial => at,
+        _ => manifest::now_utc(),
+    };
     let manifest = Manifest {
-        finished: Some(manifest::now_utc()),
+        finished: Some(finished),
         partial,
         ..manifest.clone()
     };
@@ -141,5 +157,16 @@ pub fn report(out: &Path) -> Result<String> {
     outdir::require_journal(out)?;
     let _lock = outdir::lock(out)?;
     let recorded = outdir::Recorded::read(out)?;
-    write_outputs(out, &recorded.loaded.config, &recorded.manifest)
+    // A finished experiment keeps the time it finished (its manifest's bytes stay).
+    let finished_at = recorded
+        .manifest
+        .finished
+        .clone()
+        .filter(|_| !recorded.manifest.partial);
+    write_outputs_at(
+        out,
+        &recorded.loaded.config,
+        &recorded.manifest,
+        finished_at,
+    )
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nas_core::{Evaluator, InputShape, SearchSpace, derive_seed};
+use nas_core::{Evaluator, InputShape, Limits, SearchSpace, derive_seed, rng_from_seed};
 use nas_eval::TrainingEvaluator;
 use nas_eval::data::{self, Dataset};
 
@@ -65,6 +65,40 @@ pub fn bind_space(loaded: &LoadedConfig, input: InputShape) -> Result<SearchSpac
             loaded.error(&field, message)
         }
     })
+}
+
+/// Builds every strategy once on the bound `space` (but external processes, which start
+/// with their runs), so that what only a run can check (a multi-fidelity strategy's rungs
+/// against `budget.epochs`, BOHB's `min_points_in_model` against the space's genes) is
+/// refused before any run starts, naming the config's field.
+pub fn check_strategies(loaded: &LoadedConfig, space: &SearchSpace) -> Result<(), BadInput> {
+    let config = &loaded.config;
+    let e = &config.experiment;
+    for (i, s) in config.strategies.iter().enumerate() {
+        if s.command.is_some() {
+            continue;
+        }
+        let spec = s.spec()?;
+        let built = spec.build(crate::registry::BuildContext {
+            space: space.clone(),
+            rng: rng_from_seed(0),
+            seed: 0,
+            run: format!("{}/check", s.name()),
+            limits: Limits {
+                evaluations: e.evaluations,
+                max_train_epochs: e.max_train_epochs,
+                max_train_seconds: e.max_train_seconds,
+                over_budget: e.over_budget,
+            },
+            external: None,
+            budget_epochs: config.budget.epochs,
+        });
+        if let Err(err) = built {
+            let (field, message) = core_error(&format!("strategy[{i}].params"), err);
+            return Err(loaded.error(&field, message));
+        }
+    }
+    Ok(())
 }
 
 /// The seed of the validation split: fixed by the experiment seed alone.

@@ -258,4 +258,32 @@ fn multi_fidelity_configs_are_checked_before_anything_runs() {
             needle,
         );
     }
+    // What only the space and the budget can tell (rungs beyond budget.epochs = 3, BOHB's
+    // minimum points below the space's genes + 1) is refused before any run starts, with
+    // the file, line and field, and no output folder is made.
+    let training = TABULATE.split("[tabulate]").next().unwrap();
+    for (strategy, needle) in [
+        (
+            "[[strategy]]\nkind = \"random\"\n[[strategy]]\nkind = \"hyperband\"\nparams = { max_epochs = 10 }\n",
+            "`strategy[1].params.max_epochs`: invalid value 10 (allowed: at most the run's budget.epochs = 3)",
+        ),
+        (
+            "[[strategy]]\nkind = \"bohb\"\nparams = { min_points_in_model = 2 }\n",
+            "`strategy[0].params.min_points_in_model`: invalid value 2 (allowed: at least the space's genes + 1",
+        ),
+    ] {
+        let config = write_config(tmp.path(), "late.toml", &format!("{training}\n{strategy}"));
+        let out = tmp.path().join("late");
+        let err = common::nas_refused(
+            &[
+                "run",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            needle,
+        );
+        assert!(err.contains("late.toml:"), "{err}");
+        assert!(!out.exists(), "an output folder was made");
+    }
 }

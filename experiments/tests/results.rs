@@ -58,6 +58,8 @@ fn nas_report_regenerates_the_committed_baselines_byte_for_byte() {
                 "tests.csv",
                 "tables.tex",
                 "report.md",
+                // A finished experiment's report keeps its manifest (when it finished).
+                "manifest.json",
             ],
         );
     }
@@ -67,11 +69,11 @@ fn nas_report_regenerates_the_committed_baselines_byte_for_byte() {
 fn the_tabular_benchmark_table_is_derived_from_its_journal() {
     assert_report_regenerates(
         &root().join("benchmarks/mnist-small"),
-        &["table.csv", "table.json"],
+        &["table.csv", "table.json", "manifest.json"],
     );
     assert_report_regenerates(
         &root().join("benchmarks/fashion-mnist-cells"),
-        &["table.csv", "table.json", "curves.csv"],
+        &["table.csv", "table.json", "curves.csv", "manifest.json"],
     );
 }
 

@@ -1,4 +1,4 @@
-//! The fidelity levels (rungs) of successive halving, Hyperband and ASHA.
+//! The fidelity levels (rungs) of successive halving, Hyperband, BOHB and ASHA.
 
 use serde::{Deserialize, Serialize};
 

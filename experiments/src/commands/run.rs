@@ -63,6 +63,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let logs = exec::run_dir(&out, args.exec.shard).join(exec::LOGS);
     setup::check_programs(&loaded)?;
     let scorer = setup::scorer(&loaded, args.exec.data_dir.as_deref(), &logs)?;
+    setup::check_strategies(&loaded, &scorer.space)?;
     let plan = runner::ExperimentPlan {
         config: &loaded.config,
         space: &scorer.space,

@@ -256,6 +256,9 @@ pub(crate) fn report_markdown(
                 md_text(&manifest.data_identity),
                 config.data.validation_size
             );
+            if let Ok(t) = config.training.check() {
+                let _ = writeln!(out, "- **Training**: {}.", training_line(&t));
+            }
         }
     }
     let imported = manifest.table.as_ref().is_some_and(|t| t.signal.is_some());
@@ -270,15 +273,24 @@ pub(crate) fn report_markdown(
             e.evaluations
         );
     } else {
+        let fidelities = runs
+            .iter()
+            .any(|r| r.trials.iter().any(|t| t.fidelity.is_some()));
         let _ = writeln!(
             out,
-            "- **Budget**: {} evaluations per run; each trial trains {} epoch(s){}{rule}.",
+            "- **Budget**: {} evaluations per run; each trial trains {}{} epoch(s){}{}{rule}.",
             e.evaluations,
+            if fidelities { "up to " } else { "" },
             config.budget.epochs,
             config.budget.train_subset.map_or_else(
                 || " on the whole training split".into(),
                 |n| format!(" on {n} training images")
-            )
+            ),
+            if fidelities {
+                " (multi-fidelity strategies choose fewer and continue trainings: each trial's fidelity and cost are in `fidelities.csv`)"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(
@@ -544,6 +556,38 @@ impl Output for Markdown {
             report_markdown(r.config, r.runs, r.analysis, r.manifest).as_bytes(),
         )
     }
+}
+
+/// How every trial trains, in words: the optimiser with its resolved settings, batch,
+/// schedule and backend.
+fn training_line(t: &nas_eval::TrainValidParams) -> String {
+    let optimizer = match t.optimizer {
+        nas_eval::OptimizerKind::Adamw => format!(
+            "AdamW (learning rate {}, weight decay {})",
+            t.learning_rate, t.weight_decay
+        ),
+        nas_eval::OptimizerKind::Sgd => format!(
+            "SGD (learning rate {}, momentum {}{}, weight decay {})",
+            t.learning_rate,
+            t.momentum,
+            if t.nesterov { ", Nesterov" } else { "" },
+            t.weight_decay
+        ),
+    };
+    let schedule = match t.lr_schedule {
+        nas_eval::LrSchedule::Constant => "constant learning rate",
+        nas_eval::LrSchedule::Cosine => "cosine learning-rate schedule over the budget's epochs",
+    };
+    format!(
+        "{optimizer}, batch {}, {schedule}, {} backend{}",
+        t.batch_size,
+        t.backend.name(),
+        if t.curve {
+            "; validation score recorded after every epoch"
+        } else {
+            ""
+        }
+    )
 }
 
 #[cfg(test)]
