@@ -152,10 +152,38 @@ pub fn refuse_other_journal(
     ))
 }
 
-/// Lines of two resolved configs that differ, for a clear refusal on resume.
+/// A TOML line without its comment (a `#` outside a string) and trailing blanks; None for
+/// a line that is only a comment or blank.
+fn without_comment(line: &str) -> Option<&str> {
+    // The quote of the string the scan is in: `"` (basic, with escapes) or `'` (literal).
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut end = line.len();
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some('"'), '\\') => {
+                escaped = !escaped;
+                continue;
+            }
+            (Some(q), _) if c == q && !escaped => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    let kept = line[..end].trim_end();
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// Lines of two resolved configs that differ (comments aside: the written config is
+/// annotated), for a clear refusal on resume.
 fn config_diff(old: &str, new: &str) -> String {
-    let old_lines: Vec<&str> = old.lines().collect();
-    let new_lines: Vec<&str> = new.lines().collect();
+    let old_lines: Vec<&str> = old.lines().filter_map(without_comment).collect();
+    let new_lines: Vec<&str> = new.lines().filter_map(without_comment).collect();
     let removed: Vec<&str> = old_lines
         .iter()
         .filter(|l| !new_lines.contains(l))
@@ -365,4 +393,25 @@ pub fn write_config(out: &Path, config: &Config, table: Option<&TableSummary>) -
         &out.join(RESOLVED_CONFIG),
         config.to_toml_annotated(&unused).as_bytes(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_config_diff_ignores_annotations_but_not_values() {
+        let old = "[data]\ndataset = \"mnist\"  # not used: the table's data\nname = \"a#b\"\n";
+        let same = "[data]\ndataset = \"mnist\"\nname = \"a#b\"\n";
+        assert_eq!(super::config_diff(old, same), "");
+        let other = "[data]\ndataset = \"mnist\"\nname = \"a#c\"\n";
+        assert_eq!(super::without_comment("p = 'x#y' # z"), Some("p = 'x#y'"));
+        assert_eq!(
+            super::without_comment("q = \"a\\\"#\" # z"),
+            Some("q = \"a\\\"#\"")
+        );
+        assert_eq!(super::without_comment("  # only a comment"), None);
+        assert_eq!(
+            super::config_diff(old, other),
+            "\n  - name = \"a#b\"\n  + name = \"a#c\""
+        );
+    }
 }
