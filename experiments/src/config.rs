@@ -868,6 +868,7 @@ fn check(config: &mut Config) -> Result<(), FieldError> {
         let spec = s.kind.parse_params(&s.params).map_err(|err| match err {
             crate::registry::ParamsError::Core(e) => core_error(&prefix, e),
             crate::registry::ParamsError::Parse(msg) => (prefix.clone(), msg),
+            crate::registry::ParamsError::Field(key, msg) => (format!("{prefix}.{key}"), msg),
         })?;
         s.params = spec.params().clone();
         s.spec = Some(spec);
@@ -1092,6 +1093,28 @@ mod tests {
         )
         .unwrap();
         assert!(train.config.unused(false).is_empty());
+    }
+
+    #[test]
+    fn a_param_of_the_wrong_type_is_named_and_located() {
+        let src = "[experiment]\nseed = 1\nrepetitions = 1\nevaluations = 2\n[[strategy]]\nkind = \"random\"\n[[strategy]]\nkind = \"bohb\"\nparams = { num_samples = 32, top_n_percent = 20.5 }\n";
+        let err = parse(src, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("t.toml:9:") && err.contains("`strategy[1].params.top_n_percent`"),
+            "{err}"
+        );
+        assert!(err.contains("floating point"), "{err}");
+        // An unknown key was named already; it stays so.
+        let err = parse(
+            &src.replace("top_n_percent = 20.5", "top_percent = 20"),
+            Path::new("t.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("top_percent") && err.contains("num_samples"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub enum ParamsError {
     Core(nas_core::Error),
     /// The table does not parse (unknown field, wrong type).
     Parse(String),
+    /// The value of this key does not parse (a wrong type).
+    Field(String, String),
 }
 
 impl fmt::Display for ParamsError {
@@ -50,6 +52,7 @@ impl fmt::Display for ParamsError {
         match self {
             ParamsError::Core(e) => write!(f, "{e}"),
             ParamsError::Parse(m) => f.write_str(m),
+            ParamsError::Field(k, m) => write!(f, "{k}: {m}"),
         }
     }
 }
@@ -278,9 +281,23 @@ struct Typed<P: Params> {
 
 impl<P: Params + 'static> Kind for Typed<P> {
     fn parse(&self, kind: &'static str, table: &toml::Table) -> Result<StrategySpec, ParamsError> {
-        let params: P = toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| ParamsError::Parse(e.message().trim().to_string()))?;
+        let parse = |t: toml::Table| toml::Value::Table(t).try_into::<P>();
+        let params: P = parse(table.clone()).map_err(|e: toml::de::Error| {
+            let message = e.message().trim().to_string();
+            // toml names no key for a wrong type: the key is the first that fails on its
+            // own (when the params default every field, as the registry's do).
+            let culprit = parse(toml::Table::new()).is_ok().then(|| {
+                table.iter().find(|(k, v)| {
+                    let mut one = toml::Table::new();
+                    one.insert((*k).clone(), (*v).clone());
+                    parse(one).is_err()
+                })
+            });
+            match culprit.flatten() {
+                Some((k, _)) => ParamsError::Field(k.clone(), message),
+                None => ParamsError::Parse(message),
+            }
+        })?;
         let valid = params.check().map_err(ParamsError::Core)?;
         let Ok(toml::Value::Table(resolved)) = toml::Value::try_from(&params) else {
             return Err(ParamsError::Parse(
