@@ -160,6 +160,18 @@ pub struct ExperimentSection {
     pub final_test: bool,
 }
 
+impl ExperimentSection {
+    /// The budget of each run: its evaluations, epochs, seconds and over-budget rule.
+    pub fn limits(&self) -> nas_core::Limits {
+        nas_core::Limits {
+            evaluations: self.evaluations,
+            max_train_epochs: self.max_train_epochs,
+            max_train_seconds: self.max_train_seconds,
+            over_budget: self.over_budget,
+        }
+    }
+}
+
 /// `[data]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -158,13 +158,7 @@ impl Plan for ExperimentPlan<'_> {
     }
 
     fn limits(&self, _unit: &Unit) -> Limits {
-        let e = &self.config.experiment;
-        Limits {
-            evaluations: e.evaluations,
-            max_train_epochs: e.max_train_epochs,
-            max_train_seconds: e.max_train_seconds,
-            over_budget: e.over_budget,
-        }
+        self.config.experiment.limits()
     }
 
     fn trial_seed(&self, unit: &Unit, index: u32, _arch: &Architecture) -> u64 {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nas_core::{Evaluator, InputShape, Limits, SearchSpace, derive_seed, rng_from_seed};
+use nas_core::{Evaluator, InputShape, SearchSpace, derive_seed, rng_from_seed};
 use nas_eval::TrainingEvaluator;
 use nas_eval::data::{self, Dataset};
 
@@ -73,7 +73,6 @@ pub fn bind_space(loaded: &LoadedConfig, input: InputShape) -> Result<SearchSpac
 /// refused before any run starts, naming the config's field.
 pub fn check_strategies(loaded: &LoadedConfig, space: &SearchSpace) -> Result<(), BadInput> {
     let config = &loaded.config;
-    let e = &config.experiment;
     for (i, s) in config.strategies.iter().enumerate() {
         if s.command.is_some() {
             continue;
@@ -84,12 +83,7 @@ pub fn check_strategies(loaded: &LoadedConfig, space: &SearchSpace) -> Result<()
             rng: rng_from_seed(0),
             seed: 0,
             run: format!("{}/check", s.name()),
-            limits: Limits {
-                evaluations: e.evaluations,
-                max_train_epochs: e.max_train_epochs,
-                max_train_seconds: e.max_train_seconds,
-                over_budget: e.over_budget,
-            },
+            limits: config.experiment.limits(),
             external: None,
             budget_epochs: config.budget.epochs,
         });

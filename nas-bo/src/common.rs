@@ -40,13 +40,6 @@ impl Seen {
     /// A uniform draw among the architectures neither told nor in flight (after
     /// [`UNSEEN_DRAWS`] draws that all were, the last draw).
     pub(crate) fn draw_unseen(&self, space: &SearchSpace, rng: &mut NasRng) -> Architecture {
-        let mut arch = space.sample(rng);
-        for _ in 1..UNSEEN_DRAWS {
-            if !self.contains(&arch) {
-                break;
-            }
-            arch = space.sample(rng);
-        }
-        arch
+        space.sample_avoiding(rng, UNSEEN_DRAWS, |a| self.contains(a))
     }
 }

@@ -131,21 +131,14 @@ impl LocalSearch {
         self.results.get(&arch.id()).copied()
     }
 
-    fn seen(&self, arch: &Architecture) -> bool {
-        self.results.contains_key(&arch.id()) || self.pending.contains(arch.id())
-    }
-
     /// A uniform draw among the architectures neither told nor in flight (after 64 draws
     /// that all were, the last draw).
     fn draw_unseen(&mut self) -> Architecture {
-        let mut arch = self.space.sample(&mut self.rng);
-        for _ in 1..UNSEEN_DRAWS {
-            if !self.seen(&arch) {
-                break;
-            }
-            arch = self.space.sample(&mut self.rng);
-        }
-        arch
+        let (results, pending) = (&self.results, &self.pending);
+        self.space
+            .sample_avoiding(&mut self.rng, UNSEEN_DRAWS, |a| {
+                results.contains_key(&a.id()) || pending.contains(a.id())
+            })
     }
 
     /// The best ranked architecture of the round that is told (the earliest on ties).

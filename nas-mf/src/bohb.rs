@@ -120,16 +120,6 @@ impl Bohb {
         })
     }
 
-    /// The checked params.
-    pub fn params(&self) -> &BohbValidParams {
-        &self.params
-    }
-
-    /// The rungs.
-    pub fn rungs(&self) -> &Rungs {
-        &self.inner.rungs
-    }
-
     /// How many architectures bracket `s` (0 to s_max) starts with.
     pub fn bracket_size(&self, s: usize) -> usize {
         self.inner.start_count(s)
@@ -157,7 +147,7 @@ impl Bohb {
     }
 }
 
-bracket_strategy!(Bohb);
+bracket_strategy!(Bohb: BohbValidParams);
 
 /// A told trial at one fidelity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -301,14 +291,9 @@ impl Kde {
     /// A uniform draw not yet known at `epochs` (after [`UNSEEN_DRAWS`] known ones, the
     /// last draw).
     fn uniform(&self, space: &SearchSpace, epochs: u32, rng: &mut NasRng) -> Architecture {
-        let mut arch = space.sample(rng);
-        for _ in 1..UNSEEN_DRAWS {
-            if !self.known.contains(&(epochs, arch.id())) {
-                break;
-            }
-            arch = space.sample(rng);
-        }
-        arch
+        space.sample_avoiding(rng, UNSEEN_DRAWS, |a| {
+            self.known.contains(&(epochs, a.id()))
+        })
     }
 
     /// The best candidate of the model not yet known at `epochs`.

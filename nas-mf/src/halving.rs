@@ -261,9 +261,22 @@ impl<S: Sampler> Brackets<S> {
     }
 }
 
-/// `impl Strategy` for a wrapper whose `inner` is a [`Brackets`].
+/// For a wrapper with `params` and an `inner` [`Brackets`]: its `params()` and `rungs()`,
+/// and `impl Strategy` (proposals from the brackets; `ask` refused).
 macro_rules! bracket_strategy {
-    ($($strategy:ty),*) => {$(
+    ($($strategy:ty: $params:ty),*) => {$(
+        impl $strategy {
+            /// The checked params.
+            pub fn params(&self) -> &$params {
+                &self.params
+            }
+
+            /// The rungs.
+            pub fn rungs(&self) -> &crate::Rungs {
+                &self.inner.rungs
+            }
+        }
+
         impl nas_core::Strategy for $strategy {
             fn ask(&mut self, _history: &nas_core::History) -> nas_core::Result<nas_core::Architecture> {
                 Err(self.inner.ask_error())
@@ -326,16 +339,6 @@ impl SuccessiveHalving {
             params,
         })
     }
-
-    /// The checked params.
-    pub fn params(&self) -> &SuccessiveHalvingValidParams {
-        &self.params
-    }
-
-    /// The rungs.
-    pub fn rungs(&self) -> &Rungs {
-        &self.inner.rungs
-    }
 }
 
 /// Hyperband (Li et al., JMLR 2018, Algorithm 1): successive-halving brackets
@@ -380,20 +383,10 @@ impl Hyperband {
         })
     }
 
-    /// The checked params.
-    pub fn params(&self) -> &HyperbandValidParams {
-        &self.params
-    }
-
-    /// The rungs.
-    pub fn rungs(&self) -> &Rungs {
-        &self.inner.rungs
-    }
-
     /// How many architectures bracket `s` (0 to s_max) starts with.
     pub fn bracket_size(&self, s: usize) -> usize {
         self.inner.start_count(s)
     }
 }
 
-bracket_strategy!(SuccessiveHalving, Hyperband);
+bracket_strategy!(SuccessiveHalving: SuccessiveHalvingValidParams, Hyperband: HyperbandValidParams);

@@ -649,6 +649,25 @@ impl SearchSpace {
         }
     }
 
+    /// A [`SearchSpace::sample`] for which `known` is false, drawing up to `tries` times
+    /// (at least once); after `tries` known draws, the last one. Strategies use it to
+    /// avoid proposing what they evaluated or have in flight.
+    pub fn sample_avoiding<R: Rng>(
+        &self,
+        rng: &mut R,
+        tries: usize,
+        known: impl Fn(&Architecture) -> bool,
+    ) -> Architecture {
+        let mut arch = self.sample(rng);
+        for _ in 1..tries {
+            if !known(&arch) {
+                break;
+            }
+            arch = self.sample(rng);
+        }
+        arch
+    }
+
     /// Every architecture of the space (chains by depth, then in canonical layer order;
     /// fixed-length spaces with genomes in lexicographic order).
     ///
