@@ -1,15 +1,25 @@
 //! Progress display: a bar on a terminal, plain lines otherwise. It is fed by the
 //! runs' progress observers ([`crate::runner::Progress`]) from every worker thread.
+//!
+//! Plain lines (stderr redirected to a log, a Slurm job) are rate-limited: a trial's
+//! line is written when at least [`PLAIN_INTERVAL`] has passed since the last one (a
+//! tabular comparison of tens of thousands of trials writes a few lines a second, not
+//! one per trial), and one last line when every planned trial is done or accounted for.
+//! The clock only paces this display; nothing a run decides or writes depends on it.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::runner::Progress;
+
+/// Least time between two plain progress lines (the last line is always written).
+pub const PLAIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Progress display: a bar on a terminal, plain lines otherwise.
 pub struct Display {
@@ -18,6 +28,29 @@ pub struct Display {
     total: usize,
     done: AtomicUsize,
     best: Mutex<BTreeMap<String, f64>>,
+    pace: Pace,
+}
+
+/// When the next plain line is due.
+struct Pace {
+    interval: Duration,
+    /// When the last line was written (None before the first).
+    last: Mutex<Option<Instant>>,
+}
+
+impl Pace {
+    /// Whether a line for `done` of `total` trials is written at `now` (and if so,
+    /// `now` becomes the last line's time): the first line, any line at least
+    /// `interval` after the last one, and the line that reaches `total`.
+    fn due(&self, done: usize, total: usize, now: Instant) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let due =
+            done >= total || last.is_none_or(|t| now.saturating_duration_since(t) >= self.interval);
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
 }
 
 impl Display {
@@ -41,11 +74,24 @@ impl Display {
             total,
             done: AtomicUsize::new(0),
             best: Mutex::new(BTreeMap::new()),
+            pace: Pace {
+                interval: PLAIN_INTERVAL,
+                last: Mutex::new(None),
+            },
         }
     }
 
     /// Shows one event.
     pub fn on(&self, event: Progress) {
+        if let Some(line) = self.line(event, Instant::now()) {
+            // A closed stderr (`nas run ... 2>&1 | head`) must not stop the run: a
+            // panicking `eprintln!` in a worker left the others waiting forever.
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+
+    /// Counts one event at `now`; the plain line to write for it, if one is due.
+    fn line(&self, event: Progress, now: Instant) -> Option<String> {
         let (trial, best, replayed) = match event {
             Progress::Trial {
                 trial,
@@ -58,42 +104,57 @@ impl Display {
                 if let Some(bar) = &self.bar {
                     bar.set_position(done as u64);
                 }
-                return;
+                // Runs that stop early (time or evaluations used up) account for their
+                // unused trials here: the line that reaches the total is written.
+                let reached =
+                    unreported > 0 && done >= self.total && done - unreported < self.total;
+                return (self.plain && reached && self.pace.due(done, self.total, now)).then(
+                    || {
+                        format!(
+                            "[{done}/{}] every run done  best: {}",
+                            self.total,
+                            self.bests()
+                        )
+                    },
+                );
             }
         };
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
-        let message = {
+        if let Some(b) = best {
             let mut bests = self.best.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(b) = best {
-                let e = bests.entry(trial.strategy.clone()).or_insert(b);
-                *e = e.max(b);
-            }
-            bests
-                .iter()
-                .map(|(s, b)| format!("{s} {b:.4}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-        };
+            let e = bests.entry(trial.strategy.clone()).or_insert(b);
+            *e = e.max(b);
+        }
         if let Some(bar) = &self.bar {
             bar.set_position(done as u64);
-            bar.set_message(format!("best: {message}"));
-        } else if self.plain && !replayed {
-            let score = trial
-                .fitness()
-                .map_or_else(|| trial.status.to_string(), |f| format!("val_acc {f:.4}"));
-            // A closed stderr (`nas run ... 2>&1 | head`) must not stop the run: a
-            // panicking `eprintln!` in a worker left the others waiting forever.
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "[{done}/{}] {}/{} trial {}: {score}{} `{}`",
-                self.total,
-                trial.strategy,
-                trial.repetition,
-                trial.index,
-                if trial.cached { " (cached)" } else { "" },
-                trial.arch
-            );
+            bar.set_message(format!("best: {}", self.bests()));
+            return None;
         }
+        if !self.plain || replayed || !self.pace.due(done, self.total, now) {
+            return None;
+        }
+        let score = trial
+            .fitness()
+            .map_or_else(|| trial.status.to_string(), |f| format!("val_acc {f:.4}"));
+        Some(format!(
+            "[{done}/{}] {}/{} trial {}: {score}{} `{}`",
+            self.total,
+            trial.strategy,
+            trial.repetition,
+            trial.index,
+            if trial.cached { " (cached)" } else { "" },
+            trial.arch
+        ))
+    }
+
+    /// The best fitness so far of each strategy: `name value  name value ...`.
+    fn bests(&self) -> String {
+        let bests = self.best.lock().unwrap_or_else(|p| p.into_inner());
+        bests
+            .iter()
+            .map(|(s, b)| format!("{s} {b:.4}"))
+            .collect::<Vec<_>>()
+            .join("  ")
     }
 
     /// Clears the bar.
@@ -123,6 +184,99 @@ mod tests {
             fidelity: None,
             schedule: None,
         })
+    }
+
+    /// A plain display (as with stderr not a terminal) whose lines are `interval` apart.
+    fn plain(total: usize, interval: Duration) -> Display {
+        let mut display = Display::new(total, true);
+        display.plain = true;
+        display.pace.interval = interval;
+        display
+    }
+
+    fn event(index: u32, replayed: bool) -> Progress {
+        Progress::Trial {
+            unit: 0,
+            trial: trial(index),
+            best: None,
+            replayed,
+        }
+    }
+
+    #[test]
+    fn plain_lines_are_paced_and_the_last_one_is_written() {
+        let display = plain(5, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        let lines: Vec<Option<String>> = (0..5)
+            .map(|i| display.line(event(i, false), t0 + Duration::from_millis(u64::from(i))))
+            .collect();
+        assert!(
+            lines[0]
+                .as_deref()
+                .is_some_and(|l| l.starts_with("[1/5] random/0 trial 0: failed"))
+        );
+        assert!(lines[1..4].iter().all(Option::is_none), "{lines:?}");
+        assert!(
+            lines[4]
+                .as_deref()
+                .is_some_and(|l| l.starts_with("[5/5] random/0 trial 4"))
+        );
+
+        // An hour later the next line is due again.
+        let display = plain(10, Duration::from_secs(3600));
+        assert!(display.line(event(0, false), t0).is_some());
+        assert!(
+            display
+                .line(event(1, false), t0 + Duration::from_secs(3599))
+                .is_none()
+        );
+        assert!(
+            display
+                .line(event(2, false), t0 + Duration::from_secs(3600))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn without_pacing_every_new_trial_has_a_line_and_replays_none() {
+        let display = plain(4, Duration::ZERO);
+        let t0 = Instant::now();
+        let written: Vec<bool> = [(0, true), (1, false), (2, true), (3, false)]
+            .into_iter()
+            .map(|(i, replayed)| display.line(event(i, replayed), t0).is_some())
+            .collect();
+        assert_eq!(written, [false, true, false, true]);
+    }
+
+    #[test]
+    fn runs_that_stop_early_end_with_a_line_at_the_total() {
+        // Two runs of 5 evaluations; both stop after 3 trials (time budget used up).
+        let display = plain(10, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        let mut lines = Vec::new();
+        for unit in 0..2 {
+            for i in 0..3 {
+                lines.extend(display.line(event(i, false), t0));
+            }
+            lines.extend(display.line(
+                Progress::RunDone {
+                    unit,
+                    unreported: 2,
+                },
+                t0,
+            ));
+        }
+        // A finished run with nothing left to account for writes nothing more.
+        lines.extend(display.line(
+            Progress::RunDone {
+                unit: 2,
+                unreported: 0,
+            },
+            t0,
+        ));
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("[1/10] "), "{lines:?}");
+        assert!(lines[1].starts_with("[10/10] every run done"), "{lines:?}");
     }
 
     #[test]
