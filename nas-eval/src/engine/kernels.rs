@@ -1409,7 +1409,13 @@ mod tests {
                 continue;
             }
             // conv2 forward: 14x14 output, 16 -> 32 channels, 3x3, padded 16x16.
-            let cases: [(&str, usize, usize, usize, usize, usize); 6] = [
+            let cases: [(&str, usize, usize, usize, usize, usize); 12] = [
+                ("nb201 fwd 16->16 28x28", 16, 16, 28, 28, 3),
+                ("nb201 fwd 32->32 14x14", 32, 32, 14, 14, 3),
+                ("nb201 fwd 64->64 7x7", 64, 64, 7, 7, 3),
+                ("nb201 fwd 16->16 32x32", 16, 16, 32, 32, 3),
+                ("nb201 fwd 32->32 16x16", 32, 32, 16, 16, 3),
+                ("nb201 fwd 64->64 8x8", 64, 64, 8, 8, 3),
                 ("conv1 fwd 1->16 28x28", 1, 16, 28, 28, 3),
                 ("conv2 fwd 16->32 14x14", 16, 32, 14, 14, 3),
                 ("conv2 dgrad 32->16 14x14", 32, 16, 14, 14, 3),
@@ -1435,7 +1441,13 @@ mod tests {
                 let flops = 2.0 * (reps * h * w * cout * k * k * cin) as f64;
                 println!("{path:7} {name:28} {:6.1} GFLOP/s", flops / secs / 1e9);
             }
-            let cases: [(&str, usize, usize, usize, usize, usize); 5] = [
+            let cases: [(&str, usize, usize, usize, usize, usize); 11] = [
+                ("nb201 wgrad 16->16 28x28", 16, 16, 28, 28, 3),
+                ("nb201 wgrad 32->32 14x14", 32, 32, 14, 14, 3),
+                ("nb201 wgrad 64->64 7x7", 64, 64, 7, 7, 3),
+                ("nb201 wgrad 16->16 32x32", 16, 16, 32, 32, 3),
+                ("nb201 wgrad 32->32 16x16", 32, 32, 16, 16, 3),
+                ("nb201 wgrad 64->64 8x8", 64, 64, 8, 8, 3),
                 ("conv1 wgrad 1->16 28x28", 1, 16, 28, 28, 3),
                 ("conv2 wgrad 16->32 14x14", 16, 32, 14, 14, 3),
                 ("wgrad 32->64 7x7", 32, 64, 7, 7, 3),
