@@ -269,7 +269,7 @@ pub fn execute(x: &Execution<'_>) -> Result<usize> {
         .iter()
         .map(|(u, _)| x.plan.limits(u).evaluations as usize)
         .sum();
-    let display = Display::new(total, x.quiet);
+    let display = Display::new(total, runs, x.quiet);
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, interrupted.clone())

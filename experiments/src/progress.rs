@@ -27,6 +27,10 @@ pub struct Display {
     plain: bool,
     total: usize,
     done: AtomicUsize,
+    /// Runs planned, and runs ended: a run with a time budget ends before its
+    /// evaluations cap, so its trials alone do not say how far an experiment is.
+    runs: usize,
+    runs_done: AtomicUsize,
     best: Mutex<BTreeMap<String, f64>>,
     pace: Pace,
 }
@@ -39,13 +43,11 @@ struct Pace {
 }
 
 impl Pace {
-    /// Whether a line for `done` of `total` trials is written at `now` (and if so,
-    /// `now` becomes the last line's time): the first line, any line at least
-    /// `interval` after the last one, and the line that reaches `total`.
-    fn due(&self, done: usize, total: usize, now: Instant) -> bool {
+    /// Whether a trial's line is written at `now` (and if so, `now` becomes the last
+    /// line's time): the first line, and any line at least `interval` after the last.
+    fn due(&self, now: Instant) -> bool {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let due =
-            done >= total || last.is_none_or(|t| now.saturating_duration_since(t) >= self.interval);
+        let due = last.is_none_or(|t| now.saturating_duration_since(t) >= self.interval);
         if due {
             *last = Some(now);
         }
@@ -54,14 +56,15 @@ impl Pace {
 }
 
 impl Display {
-    /// A display of `total` planned trials (`quiet`: nothing shown).
-    pub fn new(total: usize, quiet: bool) -> Self {
+    /// A display of `runs` runs of `total` planned trials in all (`quiet`: nothing
+    /// shown).
+    pub fn new(total: usize, runs: usize, quiet: bool) -> Self {
         let terminal = std::io::stderr().is_terminal() && !quiet;
         let bar = terminal.then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {pos}/{len} trials, ETA {eta}  {msg}",
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} trials, ETA {eta}  {prefix}  {msg}",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
@@ -73,6 +76,8 @@ impl Display {
             plain: !terminal && !quiet,
             total,
             done: AtomicUsize::new(0),
+            runs,
+            runs_done: AtomicUsize::new(0),
             best: Mutex::new(BTreeMap::new()),
             pace: Pace {
                 interval: PLAIN_INTERVAL,
@@ -101,22 +106,21 @@ impl Display {
             } => (trial, best, replayed),
             Progress::RunDone { unreported, .. } => {
                 let done = self.done.fetch_add(unreported, Ordering::SeqCst) + unreported;
+                let runs_done = self.runs_done.fetch_add(1, Ordering::SeqCst) + 1;
                 if let Some(bar) = &self.bar {
                     bar.set_position(done as u64);
+                    bar.set_prefix(format!("{runs_done}/{} runs", self.runs));
                 }
-                // Runs that stop early (time or evaluations used up) account for their
-                // unused trials here: the line that reaches the total is written.
-                let reached =
-                    unreported > 0 && done >= self.total && done - unreported < self.total;
-                return (self.plain && reached && self.pace.due(done, self.total, now)).then(
-                    || {
-                        format!(
-                            "[{done}/{}] every run done  best: {}",
-                            self.total,
-                            self.bests()
-                        )
-                    },
-                );
+                // The last run to end writes the last line (runs that stop on their time
+                // budget account for their unused evaluations here).
+                return (self.plain && runs_done == self.runs).then(|| {
+                    format!(
+                        "[{done}/{}] every run done ({runs_done}/{} runs)  best: {}",
+                        self.total,
+                        self.runs,
+                        self.bests()
+                    )
+                });
             }
         };
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
@@ -130,15 +134,17 @@ impl Display {
             bar.set_message(format!("best: {}", self.bests()));
             return None;
         }
-        if !self.plain || replayed || !self.pace.due(done, self.total, now) {
+        if !self.plain || replayed || !self.pace.due(now) {
             return None;
         }
         let score = trial
             .fitness()
             .map_or_else(|| trial.status.to_string(), |f| format!("val_acc {f:.4}"));
         Some(format!(
-            "[{done}/{}] {}/{} trial {}: {score}{} `{}`",
+            "[{done}/{}, {}/{} runs done] {}/{} trial {}: {score}{} `{}`",
             self.total,
+            self.runs_done.load(Ordering::SeqCst),
+            self.runs,
             trial.strategy,
             trial.repetition,
             trial.index,
@@ -187,8 +193,8 @@ mod tests {
     }
 
     /// A plain display (as with stderr not a terminal) whose lines are `interval` apart.
-    fn plain(total: usize, interval: Duration) -> Display {
-        let mut display = Display::new(total, true);
+    fn plain(total: usize, runs: usize, interval: Duration) -> Display {
+        let mut display = Display::new(total, runs, true);
         display.plain = true;
         display.pace.interval = interval;
         display
@@ -203,43 +209,43 @@ mod tests {
         }
     }
 
+    fn run_done(unit: usize, unreported: usize) -> Progress {
+        Progress::RunDone { unit, unreported }
+    }
+
     #[test]
-    fn plain_lines_are_paced_and_the_last_one_is_written() {
-        let display = plain(5, Duration::from_secs(3600));
+    fn plain_lines_are_paced_and_the_last_run_writes_the_last_line() {
+        // One run of 5 trials (of 3 planned runs: a shard, say).
+        let display = plain(5, 1, Duration::from_secs(3600));
         let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
         let lines: Vec<Option<String>> = (0..5)
-            .map(|i| display.line(event(i, false), t0 + Duration::from_millis(u64::from(i))))
+            .map(|i| display.line(event(i, false), at(u64::from(i))))
             .collect();
+        let first = lines[0].as_deref().unwrap_or_default();
         assert!(
-            lines[0]
-                .as_deref()
-                .is_some_and(|l| l.starts_with("[1/5] random/0 trial 0: failed"))
+            first.starts_with("[1/5, 0/1 runs done] random/0 trial 0: failed"),
+            "{first}"
         );
-        assert!(lines[1..4].iter().all(Option::is_none), "{lines:?}");
+        assert!(lines[1..].iter().all(Option::is_none), "{lines:?}");
+        let last = display.line(run_done(0, 0), at(5)).unwrap_or_default();
         assert!(
-            lines[4]
-                .as_deref()
-                .is_some_and(|l| l.starts_with("[5/5] random/0 trial 4"))
+            last.starts_with("[5/5] every run done (1/1 runs)"),
+            "{last}"
         );
 
-        // An hour later the next line is due again.
-        let display = plain(10, Duration::from_secs(3600));
+        // An hour after a line the next one is due again.
+        let display = plain(10, 2, Duration::from_secs(3600));
         assert!(display.line(event(0, false), t0).is_some());
-        assert!(
-            display
-                .line(event(1, false), t0 + Duration::from_secs(3599))
-                .is_none()
-        );
-        assert!(
-            display
-                .line(event(2, false), t0 + Duration::from_secs(3600))
-                .is_some()
-        );
+        let before = t0 + Duration::from_secs(3599);
+        assert!(display.line(event(1, false), before).is_none());
+        let after = t0 + Duration::from_secs(3600);
+        assert!(display.line(event(2, false), after).is_some());
     }
 
     #[test]
     fn without_pacing_every_new_trial_has_a_line_and_replays_none() {
-        let display = plain(4, Duration::ZERO);
+        let display = plain(4, 1, Duration::ZERO);
         let t0 = Instant::now();
         let written: Vec<bool> = [(0, true), (1, false), (2, true), (3, false)]
             .into_iter()
@@ -251,39 +257,28 @@ mod tests {
     #[test]
     fn runs_that_stop_early_end_with_a_line_at_the_total() {
         // Two runs of 5 evaluations; both stop after 3 trials (time budget used up).
-        let display = plain(10, Duration::from_secs(3600));
+        let display = plain(10, 2, Duration::from_secs(3600));
         let t0 = Instant::now();
         let mut lines = Vec::new();
         for unit in 0..2 {
             for i in 0..3 {
                 lines.extend(display.line(event(i, false), t0));
             }
-            lines.extend(display.line(
-                Progress::RunDone {
-                    unit,
-                    unreported: 2,
-                },
-                t0,
-            ));
+            lines.extend(display.line(run_done(unit, 2), t0));
         }
-        // A finished run with nothing left to account for writes nothing more.
-        lines.extend(display.line(
-            Progress::RunDone {
-                unit: 2,
-                unreported: 0,
-            },
-            t0,
-        ));
         assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines[0].starts_with("[1/10] "), "{lines:?}");
-        assert!(lines[1].starts_with("[10/10] every run done"), "{lines:?}");
+        assert!(lines[0].starts_with("[1/10, 0/2 runs done] "), "{lines:?}");
+        assert!(
+            lines[1].starts_with("[10/10] every run done (2/2 runs)"),
+            "{lines:?}"
+        );
     }
 
     #[test]
     fn progress_counts_the_runs_that_ended_before_a_resume() {
         // Two runs of 5: the first ended before the resume (no trials reported), the
         // second replays 2 trials, evaluates 2, and its budget runs out one early.
-        let display = Display::new(10, true);
+        let display = Display::new(10, 2, true);
         display.on(Progress::RunDone {
             unit: 0,
             unreported: 5,
