@@ -113,11 +113,18 @@ impl GradMoments {
         let c = self.sum_dy.len();
         self.sum_dy.fill(0.0);
         self.sum_dy_xhat.fill(0.0);
+        // Zipped channels (no indexing): the compiler vectorises across channels; each
+        // channel's two sums still take the rows in order.
         for (g, h) in dy.chunks_exact(c).zip(xhat.chunks_exact(c)) {
-            for i in 0..c {
-                let g = f64::from(g[i]);
-                self.sum_dy[i] += g;
-                self.sum_dy_xhat[i] += g * f64::from(h[i]);
+            for ((s, q), (&g, &h)) in self
+                .sum_dy
+                .iter_mut()
+                .zip(self.sum_dy_xhat.iter_mut())
+                .zip(g.iter().zip(h))
+            {
+                let g = f64::from(g);
+                *s += g;
+                *q += g * f64::from(h);
             }
         }
     }
@@ -273,14 +280,23 @@ pub(crate) fn backward_input(
     let k: Vec<f32> = (0..c).map(|i| gamma[i] * norm.invstd[i] / nf).collect();
     let sdy: Vec<f32> = g.sum_dy.iter().map(|&v| v as f32).collect();
     let sdyh: Vec<f32> = g.sum_dy_xhat.iter().map(|&v| v as f32).collect();
-    for ((gr, hr), dr) in dy
+    // Zipped channels with the `accumulate` test hoisted (as `forward_in_place`): the
+    // compiler vectorises it; every value is the same sequence of f32 operations.
+    let per_channel = || k.iter().zip(&sdy).zip(&sdyh);
+    let rows = dy
         .chunks_exact(c)
         .zip(xhat.chunks_exact(c))
-        .zip(dx.chunks_exact_mut(c))
-    {
-        for i in 0..c {
-            let v = k[i] * ((nf * gr[i] - sdy[i]) - hr[i] * sdyh[i]);
-            dr[i] = if accumulate { dr[i] + v } else { v };
+        .zip(dx.chunks_exact_mut(c));
+    for ((gr, hr), dr) in rows {
+        let values = dr.iter_mut().zip(gr.iter().zip(hr)).zip(per_channel());
+        if accumulate {
+            for ((d, (&g, &h)), ((&k, &s1), &s2)) in values {
+                *d += k * ((nf * g - s1) - h * s2);
+            }
+        } else {
+            for ((d, (&g, &h)), ((&k, &s1), &s2)) in values {
+                *d = k * ((nf * g - s1) - h * s2);
+            }
         }
     }
 }
