@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
         --models) models="$2"; shift 2 ;;
         --repeats) repeats="$2"; shift 2 ;;
         --simd) simd_list="$2"; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
