@@ -31,12 +31,32 @@ impl fmt::Display for ArchId {
 
 /// FNV-1a, 64 bit: a tiny, fully specified hash.
 pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut hash = Fnv1a::new();
+    hash.update(bytes);
+    hash.0
+}
+
+/// FNV-1a's state, fed byte by byte: the hash of text as it is written (no string built).
+struct Fnv1a(u64);
+
+impl Fnv1a {
+    fn new() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
     }
-    hash
+
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+impl fmt::Write for Fnv1a {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.update(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// A chain network (`kind = "chain"`): its hidden layers in order. The classifier head (a
@@ -191,9 +211,14 @@ impl Architecture {
         Architecture::Chain(Chain::new(layers))
     }
 
-    /// The stable id of this architecture: FNV-1a of its canonical text.
+    /// The stable id of this architecture: FNV-1a of its canonical text (hashed as it
+    /// is written: the same bytes in the same order as `fnv1a64(self.to_string())`).
     pub fn id(&self) -> ArchId {
-        ArchId(fnv1a64(self.to_string().as_bytes()))
+        let mut hash = Fnv1a::new();
+        // The hasher never fails, and neither does the text (as for `to_string`).
+        fmt::Write::write_fmt(&mut hash, format_args!("{self}"))
+            .expect("an architecture's text is always written");
+        ArchId(hash.0)
     }
 
     /// The chain, if this is one.
@@ -281,6 +306,17 @@ mod tests {
         // FNV-1a of the canonical text, computed independently.
         assert_eq!(ArchId(fnv1a64(b"")).to_string(), "cbf29ce484222325");
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        // The id hashes the text as it is written: the hash of the whole text, for every
+        // kind of architecture.
+        for text in [
+            CNN,
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+            "mbconv_k5_e6 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k3_e3 mbconv_k5_e6 / mbconv_k5_e6 mbconv_k5_e6 identity",
+        ] {
+            let a: Architecture = text.parse().unwrap();
+            assert_eq!(a.id(), ArchId(fnv1a64(a.to_string().as_bytes())), "{text}");
+            assert_eq!(a.to_string(), text);
+        }
     }
 
     #[test]
