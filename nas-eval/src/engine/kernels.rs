@@ -1408,22 +1408,25 @@ mod tests {
             if path == SimdPath::Scalar {
                 continue;
             }
+            // NAS-Bench-201's 3x3 convolutions: a stage's channels at its map size, for
+            // 28x28 and 32x32 inputs.
+            let nb201 = |what: &str| {
+                [(16, 28), (32, 14), (64, 7), (16, 32), (32, 16), (64, 8)].map(|(c, side)| {
+                    let name = format!("nb201 {what} {c}->{c} {side}x{side}");
+                    (name, c, c, side, side, 3)
+                })
+            };
             // conv2 forward: 14x14 output, 16 -> 32 channels, 3x3, padded 16x16.
-            let cases: [(&str, usize, usize, usize, usize, usize); 12] = [
-                ("nb201 fwd 16->16 28x28", 16, 16, 28, 28, 3),
-                ("nb201 fwd 32->32 14x14", 32, 32, 14, 14, 3),
-                ("nb201 fwd 64->64 7x7", 64, 64, 7, 7, 3),
-                ("nb201 fwd 16->16 32x32", 16, 16, 32, 32, 3),
-                ("nb201 fwd 32->32 16x16", 32, 32, 16, 16, 3),
-                ("nb201 fwd 64->64 8x8", 64, 64, 8, 8, 3),
+            let chain = [
                 ("conv1 fwd 1->16 28x28", 1, 16, 28, 28, 3),
                 ("conv2 fwd 16->32 14x14", 16, 32, 14, 14, 3),
                 ("conv2 dgrad 32->16 14x14", 32, 16, 14, 14, 3),
                 ("conv fwd 32->64 7x7", 32, 64, 7, 7, 3),
                 ("conv fwd 64->64 5x5 28x28", 64, 64, 28, 28, 5),
                 ("conv fwd 16->64 5x5 28x28", 16, 64, 28, 28, 5),
-            ];
-            for (name, cin, cout, h, w, k) in cases {
+            ]
+            .map(|(name, cin, cout, h, w, k)| (name.to_string(), cin, cout, h, w, k));
+            for (name, cin, cout, h, w, k) in nb201("fwd").into_iter().chain(chain) {
                 let wp = w + k - 1;
                 let x = values((h + k - 1) * wp * cin, 1);
                 let ldw = pad_lanes(cout);
@@ -1441,20 +1444,15 @@ mod tests {
                 let flops = 2.0 * (reps * h * w * cout * k * k * cin) as f64;
                 println!("{path:7} {name:28} {:6.1} GFLOP/s", flops / secs / 1e9);
             }
-            let cases: [(&str, usize, usize, usize, usize, usize); 11] = [
-                ("nb201 wgrad 16->16 28x28", 16, 16, 28, 28, 3),
-                ("nb201 wgrad 32->32 14x14", 32, 32, 14, 14, 3),
-                ("nb201 wgrad 64->64 7x7", 64, 64, 7, 7, 3),
-                ("nb201 wgrad 16->16 32x32", 16, 16, 32, 32, 3),
-                ("nb201 wgrad 32->32 16x16", 32, 32, 16, 16, 3),
-                ("nb201 wgrad 64->64 8x8", 64, 64, 8, 8, 3),
+            let chain = [
                 ("conv1 wgrad 1->16 28x28", 1, 16, 28, 28, 3),
                 ("conv2 wgrad 16->32 14x14", 16, 32, 14, 14, 3),
                 ("wgrad 32->64 7x7", 32, 64, 7, 7, 3),
                 ("wgrad 64->64 5x5 28x28", 64, 64, 28, 28, 5),
                 ("wgrad 1->64 5x5 28x28", 1, 64, 28, 28, 5),
-            ];
-            for (name, cin, cout, h, w, k) in cases {
+            ]
+            .map(|(name, cin, cout, h, w, k)| (name.to_string(), cin, cout, h, w, k));
+            for (name, cin, cout, h, w, k) in nb201("wgrad").into_iter().chain(chain) {
                 let wp = w + k - 1;
                 let x = values((h + k - 1) * wp * cin, 1);
                 let ldz = pad_lanes(cout);
