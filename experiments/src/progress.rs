@@ -4,7 +4,8 @@
 //! Plain lines (stderr redirected to a log, a Slurm job) are rate-limited: a trial's
 //! line is written when at least [`PLAIN_INTERVAL`] has passed since the last one (a
 //! tabular comparison of tens of thousands of trials writes a few lines a second, not
-//! one per trial), and one last line when every planned trial is done or accounted for.
+//! one per trial), and one last line when the last run ends. Both the bar and the lines
+//! count runs done beside trials: a run with a time budget ends below its evaluations cap.
 //! The clock only paces this display; nothing a run decides or writes depends on it.
 
 use std::collections::BTreeMap;
@@ -69,6 +70,7 @@ impl Display {
                 .expect("valid template")
                 .progress_chars("=> "),
             );
+            bar.set_prefix(format!("0/{runs} runs"));
             bar
         });
         Display {
