@@ -75,13 +75,16 @@ const INPUT: T = 0;
 /// One op of the graph.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Op {
-    /// Stride-1 convolution without bias, `src -> dst` (written); `slot`: its buffers.
+    /// Stride-1 convolution without bias, `src -> dst` (written); `slot`: its buffers;
+    /// `in_pad`: the zero border `src` is stored with (0: none; see
+    /// [`CellPlan::act_lens`]).
     Conv {
         g: ConvGeom,
         src: T,
         dst: T,
         w: usize,
         slot: usize,
+        in_pad: usize,
     },
     /// Strided convolution without bias, `src -> dst` (written).
     Strided {
@@ -100,8 +103,15 @@ pub(crate) enum Op {
         p: usize,
         slot: usize,
     },
-    /// `dst = max(src, 0)`.
-    Relu { src: T, dst: T },
+    /// `dst = max(src, 0)` on a `g` map; `dst` is stored inside a zero border of `pad`
+    /// rows and columns when `pad > 0` (every reader is a stride-1 convolution, which
+    /// then reads it in place instead of copying it into a padded buffer).
+    Relu {
+        g: MapGeom,
+        src: T,
+        dst: T,
+        pad: usize,
+    },
     /// `avg_pool_3x3` of `src`, written to or added to `dst`.
     Pool3 {
         g: MapGeom,
@@ -195,8 +205,11 @@ pub(crate) struct CellPlan {
     pub ops: Vec<Op>,
     /// What each op's backward does with its input's gradient.
     input_grads: Vec<InputGrad>,
-    /// Values per example of every tensor.
+    /// Values per example of every tensor (and of its gradient).
     pub lens: Vec<usize>,
+    /// Floats per example of every tensor's values as stored: `lens`, or more for a
+    /// ReLU output kept inside a zero border (see [`Op::Relu`]).
+    pub act_lens: Vec<usize>,
     /// Number of parameters.
     pub params: usize,
     /// Channels of every batch norm, by slot.
@@ -255,7 +268,12 @@ impl Builder {
 
     fn relu(&mut self, x: Map) -> Map {
         let dst = self.tensor(x.g.len());
-        self.ops.push(Op::Relu { src: x.t, dst });
+        self.ops.push(Op::Relu {
+            g: x.g,
+            src: x.t,
+            dst,
+            pad: 0,
+        });
         Map { t: dst, g: x.g }
     }
 
@@ -282,6 +300,7 @@ impl Builder {
             dst,
             w,
             slot: self.convs.len() - 1,
+            in_pad: 0,
         });
         Map { t: dst, g: out }
     }
@@ -499,11 +518,36 @@ impl Builder {
                 got[src] = true;
             }
         }
+        // A ReLU output that only stride-1 convolutions read is stored inside the widest
+        // zero border they read: they then read it in place.
+        let mut act_lens = self.lens.clone();
+        for r in 0..self.ops.len() {
+            let Op::Relu { g, dst, .. } = self.ops[r] else {
+                continue;
+            };
+            let mut readers = self.ops.iter().filter(|op| op.src() == Some(dst));
+            let pad = readers.clone().try_fold(0, |pad, op| match op {
+                Op::Conv { g, .. } => Some(pad.max(g.pad)),
+                _ => None,
+            });
+            let Some(pad) = pad.filter(|&p| p > 0 && readers.next().is_some()) else {
+                continue;
+            };
+            for op in &mut self.ops {
+                match op {
+                    Op::Relu { dst: d, pad: p, .. } if *d == dst => *p = pad,
+                    Op::Conv { src, in_pad, .. } if *src == dst => *in_pad = pad,
+                    _ => {}
+                }
+            }
+            act_lens[dst] = (g.h + 2 * pad) * (g.w + 2 * pad) * g.c;
+        }
         CellPlan {
             input,
             classes,
             ops: self.ops,
             input_grads,
+            act_lens,
             lens: self.lens,
             params: self.params,
             bn_channels: self.bn_channels,
@@ -689,8 +733,9 @@ impl CellPlan {
     /// Floats a training step holds per example: every tensor, and the gradient of
     /// every tensor but the input.
     pub fn floats_per_example(&self) -> u64 {
-        let acts: u64 = self.lens.iter().map(|&l| l as u64).sum();
-        2 * acts - self.lens[INPUT] as u64
+        let acts: u64 = self.act_lens.iter().map(|&l| l as u64).sum();
+        let grads: u64 = self.lens.iter().map(|&l| l as u64).sum();
+        acts + grads - self.lens[INPUT] as u64
     }
 
     /// Floats of the buffers of one workspace of `micro` examples besides the tensors:
@@ -767,7 +812,11 @@ impl CellWorkspace {
             patches: vec![0.0; unfolded],
             dpatches: vec![0.0; unfolded],
             capacity,
-            acts: plan.lens.iter().map(|&l| vec![0.0; capacity * l]).collect(),
+            acts: plan
+                .act_lens
+                .iter()
+                .map(|&l| vec![0.0; capacity * l])
+                .collect(),
             grads: plan
                 .lens
                 .iter()
@@ -840,6 +889,7 @@ fn forward_op(
             dst,
             w,
             slot,
+            in_pad,
         } => {
             ws.bufs[slot].set_forward_weight(&g, &params[w..w + g.patch() * g.cout]);
             let (x, out) = read_write(&mut ws.acts, src, dst);
@@ -847,7 +897,8 @@ fn forward_op(
                 path,
                 &g,
                 n,
-                &x[..len(src)],
+                &x[..n * plan.act_lens[src]],
+                in_pad,
                 &params[w..w + g.patch() * g.cout],
                 &mut out[..len(dst)],
                 &mut ws.bufs[slot],
@@ -884,11 +935,27 @@ fn forward_op(
                 add,
             );
         }
-        Op::Relu { src, dst } => {
-            let l = len(src);
+        Op::Relu { g, src, dst, pad } => {
+            let relu = |out: &mut [f32], x: &[f32]| {
+                for (o, &v) in out.iter_mut().zip(x) {
+                    *o = if v < 0.0 { 0.0 } else { v };
+                }
+            };
             let (x, out) = read_write(&mut ws.acts, src, dst);
-            for (o, &v) in out[..l].iter_mut().zip(&x[..l]) {
-                *o = if v < 0.0 { 0.0 } else { v };
+            if pad == 0 {
+                relu(&mut out[..len(src)], &x[..len(src)]);
+            } else {
+                // Row by row into the interior; the border was zeroed when the buffer
+                // was made and nothing writes it.
+                let row = g.w * g.c;
+                let wp = g.w + 2 * pad;
+                let stored = (g.h + 2 * pad) * wp * g.c;
+                for (img, x) in x[..len(src)].chunks_exact(g.len()).enumerate() {
+                    let out = &mut out[img * stored..(img + 1) * stored];
+                    for (y, x) in x.chunks_exact(row).enumerate() {
+                        relu(&mut out[((y + pad) * wp + pad) * g.c..][..row], x);
+                    }
+                }
             }
         }
         Op::Pool3 { g, src, dst, add } => {
@@ -995,6 +1062,7 @@ fn backward_op(
             dst,
             w,
             slot,
+            in_pad,
         } => {
             let wlen = g.patch() * g.cout;
             bufs[slot].set_flipped_weight(&g, &params[w..w + wlen]);
@@ -1008,7 +1076,8 @@ fn backward_op(
                 path,
                 &g,
                 n,
-                &acts[src][..len(src)],
+                &acts[src][..n * plan.act_lens[src]],
+                in_pad,
                 dy,
                 &mut pgrads[w..w + wlen],
                 dx,
@@ -1056,7 +1125,7 @@ fn backward_op(
                 add,
             );
         }
-        Op::Relu { src, dst } => {
+        Op::Relu { src, dst, .. } => {
             let l = len(src);
             let (dy, dx) = read_write(grads, dst, src);
             for ((d, &g), &x) in dx[..l].iter_mut().zip(&dy[..l]).zip(&acts[src][..l]) {

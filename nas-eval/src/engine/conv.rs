@@ -195,10 +195,36 @@ fn copy_interior(
 /// zero-bordered `xpad`, or itself for a 1x1 convolution without padding (its padded
 /// copy would equal it).
 fn padded_image<'a>(g: &ConvGeom, input: &'a [f32], img: usize, xpad: &'a mut [f32]) -> &'a [f32] {
+    image_view(g, input, 0, img, xpad).0
+}
+
+/// Image `img` of `input` as the convolution reads it, and its row width: when
+/// `in_pad > 0`, `input` is stored with `in_pad` zero rows and columns around every
+/// image (`(hin + 2 in_pad) x (win + 2 in_pad) x cin` floats an image, see
+/// [`forward_plain`]) and is read in place; otherwise as [`padded_image`].
+fn image_view<'a>(
+    g: &ConvGeom,
+    input: &'a [f32],
+    in_pad: usize,
+    img: usize,
+    xpad: &'a mut [f32],
+) -> (&'a [f32], usize) {
+    if in_pad > 0 {
+        assert!(
+            in_pad >= g.pad,
+            "conv: input stored with less padding than it reads"
+        );
+        let wp = g.win + 2 * in_pad;
+        let image_len = (g.hin + 2 * in_pad) * wp * g.cin;
+        let image = &input[img * image_len..(img + 1) * image_len];
+        // The tap at (0, 0) of output (0, 0) reads stored row and column in_pad - pad.
+        let skip = in_pad - g.pad;
+        return (&image[(skip * wp + skip) * g.cin..], wp);
+    }
     let in_len = g.hin * g.win * g.cin;
     let image = &input[img * in_len..(img + 1) * in_len];
     if g.k == 1 && g.pad == 0 {
-        return image;
+        return (image, g.win);
     }
     copy_interior(
         image,
@@ -208,7 +234,7 @@ fn padded_image<'a>(g: &ConvGeom, input: &'a [f32], img: usize, xpad: &'a mut [f
         g.padded_h(),
         g.padded_w(),
     );
-    xpad
+    (xpad, g.padded_w())
 }
 
 /// Forward pass of `n` images: `out = act(conv(input) + bias)` (`bufs` holds the weight
@@ -259,11 +285,18 @@ pub(crate) fn forward(
 /// Forward pass of `n` images without bias or activation: `out = conv(input)` (the
 /// convolutions of cell networks, each followed by batch normalisation:
 /// `nn.Conv2d(.., bias=False)`). Same products, in the same order, as [`forward`].
+///
+/// `in_pad`: 0 when `input` is `n x hin x win x cin`; otherwise every image is stored
+/// inside `in_pad >= pad` zero rows and columns, `n x (hin + 2 in_pad) x (win + 2
+/// in_pad) x cin`, and is read in place instead of being copied into a padded buffer
+/// (the same values, so the same bits).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_plain(
     path: SimdPath,
     g: &ConvGeom,
     n: usize,
     input: &[f32],
+    in_pad: usize,
     weight: &[f32],
     out: &mut [f32],
     bufs: &mut Buffers,
@@ -273,11 +306,11 @@ pub(crate) fn forward_plain(
     let ldw = pad_lanes(g.cout);
     let out_len = g.positions() * g.cout;
     for img in 0..n {
-        let x = padded_image(g, input, img, xpad);
+        let (x, wp) = image_view(g, input, in_pad, img, xpad);
         dispatch(
             path,
             Conv::new(
-                (x, g.cin, g.padded_w()),
+                (x, g.cin, wp),
                 (g.k, g.hout, g.wout),
                 (weight, ldw, g.cout),
                 (&mut out[img * out_len..(img + 1) * out_len], g.cout),
@@ -295,7 +328,7 @@ pub(crate) fn forward_plain(
 fn image_gradients(
     path: SimdPath,
     g: &ConvGeom,
-    input: &[f32],
+    (input, in_pad): (&[f32], usize),
     img: usize,
     dz: &[f32],
     grad_weight: &mut [f32],
@@ -312,7 +345,7 @@ fn image_gradients(
         ..
     } = bufs;
     let ldz = pad_lanes(g.cout);
-    let x = padded_image(g, input, img, xpad);
+    let (x, wp) = image_view(g, input, in_pad, img, xpad);
     let dz_rows: &[f32] = if g.cout == ldz {
         dz
     } else {
@@ -324,7 +357,7 @@ fn image_gradients(
     dispatch(
         path,
         WeightGrad::new(
-            (x, g.cin, g.padded_w()),
+            (x, g.cin, wp),
             (g.k, g.hout, g.wout),
             (dz_rows, ldz, g.cout),
             grad_weight,
@@ -409,20 +442,32 @@ pub(crate) fn backward(
         let gi = grad_in
             .as_deref_mut()
             .map(|gi| (&mut gi[img * in_len..(img + 1) * in_len], false));
-        image_gradients(path, g, input, img, dz, grad_weight, continued, gi, bufs);
+        image_gradients(
+            path,
+            g,
+            (input, 0),
+            img,
+            dz,
+            grad_weight,
+            continued,
+            gi,
+            bufs,
+        );
     }
 }
 
 /// Backward pass of [`forward_plain`] over `n` images: the weight gradient of the
 /// micro-batch is written to `grad_weight` (images in order, one chain per weight), and
 /// the input gradient, when `grad_in` is given, is written to it or (`accumulate`) added
-/// to what it holds, image by image.
+/// to what it holds, image by image. `input` is stored as `in_pad` says (see
+/// [`forward_plain`]); the input gradient is always `n x hin x win x cin`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward_plain(
     path: SimdPath,
     g: &ConvGeom,
     n: usize,
     input: &[f32],
+    in_pad: usize,
     grad_out: &[f32],
     grad_weight: &mut [f32],
     grad_in: Option<(&mut [f32], bool)>,
@@ -436,7 +481,17 @@ pub(crate) fn backward_plain(
         let gi = grad_in
             .as_mut()
             .map(|(gi, add)| (&mut gi[img * in_len..(img + 1) * in_len], *add));
-        image_gradients(path, g, input, img, dz, grad_weight, img > 0, gi, bufs);
+        image_gradients(
+            path,
+            g,
+            (input, in_pad),
+            img,
+            dz,
+            grad_weight,
+            img > 0,
+            gi,
+            bufs,
+        );
     }
 }
 
@@ -568,6 +623,7 @@ mod tests {
                 &g,
                 n,
                 &x,
+                0,
                 &dy,
                 &mut gw,
                 Some((&mut fresh, false)),
@@ -580,6 +636,7 @@ mod tests {
                 &g,
                 n,
                 &x,
+                0,
                 &dy,
                 &mut gw,
                 Some((&mut acc, true)),
@@ -592,6 +649,84 @@ mod tests {
                     acc[i],
                     base[i],
                     fresh[i]
+                );
+            }
+        }
+    }
+
+    /// `x` (`n x h x w x c`) stored inside `pad` zero rows and columns.
+    fn stored_padded(
+        x: &[f32],
+        (n, h, w, c): (usize, usize, usize, usize),
+        pad: usize,
+    ) -> Vec<f32> {
+        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+        let mut out = vec![0.0; n * hp * wp * c];
+        for img in 0..n {
+            for y in 0..h {
+                let from = &x[((img * h + y) * w) * c..][..w * c];
+                out[((img * hp + y + pad) * wp + pad) * c..][..w * c].copy_from_slice(from);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_input_stored_padded_gives_the_same_bits_as_a_plain_one() {
+        for (cin, k, pad, in_pad, hw) in [
+            (16, 3, 1, 1, 5),
+            (5, 1, 0, 1, 4),
+            (3, 3, 1, 2, 3),
+            (16, 5, 2, 2, 6),
+        ] {
+            let (cout, n) = (24, 3);
+            let g = ConvGeom {
+                cin,
+                cout,
+                k,
+                pad,
+                hin: hw,
+                win: hw,
+                hout: hw,
+                wout: hw,
+            };
+            let x: Vec<f32> = (0..n * hw * hw * cin)
+                .map(|i| ((i * 31 % 17) as f32 - 8.0) / 9.0)
+                .collect();
+            let xp = stored_padded(&x, (n, hw, hw, cin), in_pad);
+            let w: Vec<f32> = (0..g.patch() * cout)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 11.0)
+                .collect();
+            let dy: Vec<f32> = (0..n * hw * hw * cout)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 7.0)
+                .collect();
+            for path in SimdPath::supported() {
+                let run = |input: &[f32], stored: usize| {
+                    let mut bufs = Buffers::new(&g, true);
+                    bufs.set_forward_weight(&g, &w);
+                    bufs.set_flipped_weight(&g, &w);
+                    let mut out = vec![0.0; dy.len()];
+                    forward_plain(path, &g, n, input, stored, &w, &mut out, &mut bufs);
+                    let mut gw = vec![0.0; w.len()];
+                    let mut gx = vec![0.0; x.len()];
+                    backward_plain(
+                        path,
+                        &g,
+                        n,
+                        input,
+                        stored,
+                        &dy,
+                        &mut gw,
+                        Some((&mut gx, false)),
+                        &mut bufs,
+                    );
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    (bits(&out), bits(&gw), bits(&gx))
+                };
+                assert_eq!(
+                    run(&x, 0),
+                    run(&xp, in_pad),
+                    "{path}: cin={cin} k={k} pad={pad} stored with {in_pad}"
                 );
             }
         }

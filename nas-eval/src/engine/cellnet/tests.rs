@@ -240,6 +240,50 @@ fn gradients_do_not_depend_on_threads_or_kernel_family() {
     }
 }
 
+/// `plan` with every ReLU output stored without a border.
+fn unpadded(plan: &CellPlan) -> CellPlan {
+    let mut plain = plan.clone();
+    plain.act_lens = plain.lens.clone();
+    for op in &mut plain.ops {
+        match op {
+            super::Op::Relu { pad, .. } => *pad = 0,
+            super::Op::Conv { in_pad, .. } => *in_pad = 0,
+            _ => {}
+        }
+    }
+    plain
+}
+
+#[test]
+fn relu_outputs_stored_padded_give_the_same_bits_as_plain_ones() {
+    for text in [BEST_C10, ALL_OPS, ZERO_NODE] {
+        let c = case(text, &tiny(), InputShape::new(3, 8, 8), 9, 5);
+        // Every cell ReLU feeds only stride-1 convolutions: stored padded, read in place.
+        let padded = c
+            .plan
+            .ops
+            .iter()
+            .filter(|op| matches!(op, super::Op::Relu { pad: 1, .. }))
+            .count();
+        assert!(padded >= 2, "{text}: {padded} padded ReLU outputs");
+        let plain = Case {
+            plan: unpadded(&c.plan),
+            ..case(text, &tiny(), InputShape::new(3, 8, 8), 9, 5)
+        };
+        for path in SimdPath::supported() {
+            let mut a = model(&c, 4, 2, path);
+            let mut b = model(&plain, 4, 2, path);
+            let (ga, la) = a.gradients(&c.x, &c.labels, true);
+            let (gb, lb) = b.gradients(&c.x, &c.labels, true);
+            assert_eq!(la.to_bits(), lb.to_bits(), "{text} {path}");
+            assert_eq!(bits(&ga), bits(&gb), "{text} {path}");
+            for ((ma, va), (mb, vb)) in a.running().iter().zip(b.running()) {
+                assert_eq!((bits(ma), bits(va)), (bits(mb), bits(vb)), "{text} {path}");
+            }
+        }
+    }
+}
+
 #[test]
 fn the_statistics_are_those_of_the_whole_batch() {
     // One micro-batch of 8 or four of 2: the same batch statistics (up to the order of
