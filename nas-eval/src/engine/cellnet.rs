@@ -48,6 +48,12 @@
 //! added in micro-batch order by the update, except the batch norms' scale and shift,
 //! whose gradients are batch sums computed once (in micro-batch 0's share). The results
 //! depend on the micro-batch size and never on the thread count or the kernel family.
+//!
+//! A ReLU output that only stride-1 convolutions read (a cell node's, shared by its
+//! `nor_conv` edges) is stored inside a zero border as wide as the widest padding they
+//! read, and they read it in place instead of copying each image into a padded buffer,
+//! in the forward pass and for the weight gradient ([`CellPlan::act_lens`]). The values
+//! they see are the same, so are the bits.
 
 use nas_core::space::{CellSkeleton, MacroSkeleton};
 use nas_core::{Architecture, Block, Cell, CellOp, InputShape, MacroNet};
