@@ -589,30 +589,41 @@ mod tests {
         }
     }
 
+    /// A stride-1 convolution of `hw x hw` maps that keeps their size.
+    fn same_size(cin: usize, cout: usize, k: usize, pad: usize, hw: usize) -> ConvGeom {
+        ConvGeom {
+            cin,
+            cout,
+            k,
+            pad,
+            hin: hw,
+            win: hw,
+            hout: hw,
+            wout: hw,
+        }
+    }
+
+    /// Fixed input, weight and output gradient of `n` images of `g`, in [-1, 1].
+    fn data(g: &ConvGeom, n: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let x = (0..n * g.hin * g.win * g.cin)
+            .map(|i| ((i * 31 % 17) as f32 - 8.0) / 9.0)
+            .collect();
+        let w = (0..g.patch() * g.cout)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 11.0)
+            .collect();
+        let dy = (0..n * g.positions() * g.cout)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 7.0)
+            .collect();
+        (x, w, dy)
+    }
+
     #[test]
     fn an_accumulated_input_gradient_adds_what_a_fresh_one_writes() {
         // 1x1 convolutions read their input without a padded copy: both paths.
         for (cin, k, pad, hw) in [(16, 1, 0, 2), (5, 1, 0, 3), (4, 3, 1, 3)] {
             let (cout, n) = (32, 3);
-            let g = ConvGeom {
-                cin,
-                cout,
-                k,
-                pad,
-                hin: hw,
-                win: hw,
-                hout: hw,
-                wout: hw,
-            };
-            let x: Vec<f32> = (0..n * hw * hw * cin)
-                .map(|i| ((i * 31 % 17) as f32 - 8.0) / 9.0)
-                .collect();
-            let w: Vec<f32> = (0..g.patch() * cout)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 11.0)
-                .collect();
-            let dy: Vec<f32> = (0..n * hw * hw * cout)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 7.0)
-                .collect();
+            let g = same_size(cin, cout, k, pad, hw);
+            let (x, w, dy) = data(&g, n);
             let path = SimdPath::best();
             let mut bufs = Buffers::new(&g, true);
             bufs.set_flipped_weight(&g, &w);
@@ -680,26 +691,9 @@ mod tests {
             (16, 5, 2, 2, 6),
         ] {
             let (cout, n) = (24, 3);
-            let g = ConvGeom {
-                cin,
-                cout,
-                k,
-                pad,
-                hin: hw,
-                win: hw,
-                hout: hw,
-                wout: hw,
-            };
-            let x: Vec<f32> = (0..n * hw * hw * cin)
-                .map(|i| ((i * 31 % 17) as f32 - 8.0) / 9.0)
-                .collect();
+            let g = same_size(cin, cout, k, pad, hw);
+            let (x, w, dy) = data(&g, n);
             let xp = stored_padded(&x, (n, hw, hw, cin), in_pad);
-            let w: Vec<f32> = (0..g.patch() * cout)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 11.0)
-                .collect();
-            let dy: Vec<f32> = (0..n * hw * hw * cout)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 7.0)
-                .collect();
             for path in SimdPath::supported() {
                 let run = |input: &[f32], stored: usize| {
                     let mut bufs = Buffers::new(&g, true);
