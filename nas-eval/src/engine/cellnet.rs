@@ -531,14 +531,19 @@ impl Builder {
             let Op::Relu { g, dst, .. } = self.ops[r] else {
                 continue;
             };
-            let mut readers = self.ops.iter().filter(|op| op.src() == Some(dst));
-            let pad = readers.clone().try_fold(0, |pad, op| match op {
-                Op::Conv { g, .. } => Some(pad.max(g.pad)),
-                _ => None,
-            });
-            let Some(pad) = pad.filter(|&p| p > 0 && readers.next().is_some()) else {
+            let mut pad = 0;
+            for op in self.ops.iter().filter(|op| op.src() == Some(dst)) {
+                match op {
+                    Op::Conv { g, .. } => pad = pad.max(g.pad),
+                    _ => {
+                        pad = 0;
+                        break;
+                    }
+                }
+            }
+            if pad == 0 {
                 continue;
-            };
+            }
             for op in &mut self.ops {
                 match op {
                     Op::Relu { dst: d, pad: p, .. } if *d == dst => *p = pad,
@@ -953,11 +958,12 @@ fn forward_op(
             } else {
                 // Row by row into the interior; the border was zeroed when the buffer
                 // was made and nothing writes it.
-                let row = g.w * g.c;
-                let wp = g.w + 2 * pad;
-                let stored = (g.h + 2 * pad) * wp * g.c;
-                for (img, x) in x[..len(src)].chunks_exact(g.len()).enumerate() {
-                    let out = &mut out[img * stored..(img + 1) * stored];
+                let (row, wp) = (g.w * g.c, g.w + 2 * pad);
+                let stored = plan.act_lens[dst];
+                for (x, out) in x[..len(src)]
+                    .chunks_exact(g.len())
+                    .zip(out.chunks_exact_mut(stored))
+                {
                     for (y, x) in x.chunks_exact(row).enumerate() {
                         relu(&mut out[((y + pad) * wp + pad) * g.c..][..row], x);
                     }

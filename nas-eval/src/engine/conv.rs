@@ -191,17 +191,12 @@ fn copy_interior(
     }
 }
 
-/// Image `img` of `input` as the convolution reads it: copied into the interior of the
-/// zero-bordered `xpad`, or itself for a 1x1 convolution without padding (its padded
-/// copy would equal it).
-fn padded_image<'a>(g: &ConvGeom, input: &'a [f32], img: usize, xpad: &'a mut [f32]) -> &'a [f32] {
-    image_view(g, input, 0, img, xpad).0
-}
-
-/// Image `img` of `input` as the convolution reads it, and its row width: when
+/// Image `img` of `input` as the convolution reads it, and its row width. When
 /// `in_pad > 0`, `input` is stored with `in_pad` zero rows and columns around every
 /// image (`(hin + 2 in_pad) x (win + 2 in_pad) x cin` floats an image, see
-/// [`forward_plain`]) and is read in place; otherwise as [`padded_image`].
+/// [`forward_plain`]) and is read in place. Otherwise the image is copied into the
+/// interior of the zero-bordered `xpad`, or read as it is by a 1x1 convolution without
+/// padding (its padded copy would equal it).
 fn image_view<'a>(
     g: &ConvGeom,
     input: &'a [f32],
@@ -259,10 +254,10 @@ pub(crate) fn forward(
     let out_len = g.positions() * g.cout;
     let gelu = act == Activation::Gelu;
     for img in 0..n {
-        let x = padded_image(g, input, img, xpad);
+        let (x, wp) = image_view(g, input, 0, img, xpad);
         let o = &mut out[img * out_len..(img + 1) * out_len];
         let conv = Conv::new(
-            (x, g.cin, g.padded_w()),
+            (x, g.cin, wp),
             (g.k, g.hout, g.wout),
             (weight, ldw, g.cout),
             (o, g.cout),
@@ -673,11 +668,11 @@ mod tests {
     ) -> Vec<f32> {
         let (hp, wp) = (h + 2 * pad, w + 2 * pad);
         let mut out = vec![0.0; n * hp * wp * c];
-        for img in 0..n {
-            for y in 0..h {
-                let from = &x[((img * h + y) * w) * c..][..w * c];
-                out[((img * hp + y + pad) * wp + pad) * c..][..w * c].copy_from_slice(from);
-            }
+        for (image, stored) in x
+            .chunks_exact(h * w * c)
+            .zip(out.chunks_exact_mut(hp * wp * c))
+        {
+            copy_interior(image, (h, w, c), pad, stored, hp, wp);
         }
         out
     }
